@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One idempotent setup step for a fresh Debian 12 / Python 3.11 machine (called by `make demo` and
+# `make test`). Creates .venv, installs the pinned dependencies, builds the colcon workspace.
+# A second run only checks stamps and exits in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+VENV="$ROOT/.venv"
+STAMP="$VENV/.subgoal-deps.sha"
+
+want=$(cat requirements/base.txt requirements/constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating $VENV with $($PY --version)"
+  "$PY" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+  t0=$(date +%s)
+  echo "[setup] installing pinned dependencies (first run: a few minutes)"
+  "${PIP[@]}" install -q --upgrade "pip==25.3"
+  # torch first and alone: the local CPU wheel. Everything after is constrained to it.
+  "${PIP[@]}" install -q "torch==2.13.0"
+  "${PIP[@]}" install -q -r requirements/base.txt -c requirements/constraints.txt
+  # Robot meshes/MJCF only: robosuite's assets are located on disk, robosuite is never imported.
+  "${PIP[@]}" install -q --no-deps "robosuite==1.5.2"
+  "$VENV/bin/python" -c "import torch, sys; v=torch.__version__; sys.exit(0 if v.startswith('2.13.0') and not torch.cuda.is_available() and '+cpu' in v else 'torch changed: '+v)"
+  echo "$want" > "$STAMP"
+  echo "[setup] dependencies installed in $(( $(date +%s) - t0 )) s"
+fi
+
+# Editable installs give the `subgoal` console script in .venv/bin; colcon builds the ament
+# packages (entry points under install/<pkg>/lib/<pkg>, share/ with package.xml, launch, config).
+src_hash=$(find src -name package.xml -o -name setup.py -o -name setup.cfg | sort | xargs cat | sha256sum | cut -d' ' -f1)
+BSTAMP="$ROOT/install/.subgoal-build.sha"
+if [ ! -f "$BSTAMP" ] || [ "$(cat "$BSTAMP")" != "$src_hash" ]; then
+  t0=$(date +%s)
+  "${PIP[@]}" install -q --no-deps --no-build-isolation -e src/subgoal -e src/subgoal_ros
+  # shellcheck disable=SC1091
+  . "$VENV/bin/activate"
+  export AMENT_PREFIX_PATH="$VENV" COLCON_LOG_PATH="$ROOT/log/colcon"
+  colcon build --base-paths src --symlink-install --event-handlers console_cohesion- summary- >/dev/null \
+    || { echo "[setup] colcon build failed; see $ROOT/log/colcon" >&2; exit 1; }
+  echo "$src_hash" > "$BSTAMP"
+  echo "[setup] workspace built in $(( $(date +%s) - t0 )) s"
+fi
+echo "[setup] ok — run: . scripts/env.sh"

@@ -1,0 +1,1 @@
+"""subgoal.planning"""

@@ -1,0 +1,33 @@
+"""ament_python package of the subgoal ROS 2 nodes.
+
+Every node is a thin rclpy shell over a ``subgoal.runtime`` core. ``NODES`` is the one list of
+executables: setup() installs them under ``lib/subgoal_ros`` (where ``ros2 run``/launch_ros look)
+and ``subgoal bringup`` resolves the same names.
+"""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "subgoal_ros"
+NODES = {
+    "heartbeat": "subgoal_ros.heartbeat:main",
+}
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["tests"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", sorted(glob("../../launch/*.launch.py"))),
+        (f"share/{PACKAGE}/config", sorted(glob("../../config/*.yaml"))),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="subgoal developers",
+    maintainer_email="dev@subgoal.invalid",
+    description="subgoal ROS 2 nodes",
+    license="Apache-2.0",
+    entry_points={"console_scripts": [f"{name} = {target}" for name, target in NODES.items()]},
+)

@@ -1,0 +1,1 @@
+"""subgoal_ros: thin rclpy nodes over the ROS-free ``subgoal.runtime`` cores."""
