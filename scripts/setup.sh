@@ -32,14 +32,16 @@ fi
 
 # Editable installs give the `subgoal` console script in .venv/bin; colcon builds the ament
 # packages (entry points under install/<pkg>/lib/<pkg>, share/ with package.xml, launch, config).
-src_hash=$(find src -name package.xml -o -name setup.py -o -name setup.cfg | sort | xargs cat | sha256sum | cut -d' ' -f1)
+# rebuild when package metadata changes or a launch/config file is added or removed
+src_hash=$( (find src -name package.xml -o -name setup.py -o -name setup.cfg | sort | xargs cat; ls launch config) \
+  | sha256sum | cut -d' ' -f1)
 BSTAMP="$ROOT/install/.subgoal-build.sha"
 if [ ! -f "$BSTAMP" ] || [ "$(cat "$BSTAMP")" != "$src_hash" ]; then
   t0=$(date +%s)
   "${PIP[@]}" install -q --no-deps --no-build-isolation -e src/subgoal -e src/subgoal_ros
   # shellcheck disable=SC1091
   . "$VENV/bin/activate"
-  export AMENT_PREFIX_PATH="$VENV" COLCON_LOG_PATH="$ROOT/log/colcon"
+  unset AMENT_PREFIX_PATH; export COLCON_LOG_PATH="$ROOT/log/colcon"
   colcon build --base-paths src --symlink-install --event-handlers console_cohesion- summary- >/dev/null \
     || { echo "[setup] colcon build failed; see $ROOT/log/colcon" >&2; exit 1; }
   echo "$src_hash" > "$BSTAMP"
