@@ -152,14 +152,22 @@ class BagWriter:
 
         try:
             self.episode_dir.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BagWriteError(f"cannot create episode directory {self.episode_dir}: {exc}") from exc
+        try:
             self.episode_dir.mkdir()
         except FileExistsError:
             raise EpisodeExistsError(
                 f"episode directory {self.episode_dir} already exists; refusing to overwrite a recording"
             ) from None
+        except OSError as exc:
+            raise BagWriteError(f"cannot create episode directory {self.episode_dir}: {exc}") from exc
         self.file_name = f"{self.episode_dir.name}_0.mcap"
         self.path = self.episode_dir / self.file_name
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise BagWriteError(f"cannot create bag file {self.path}: {exc}") from exc
 
         self._lock = threading.RLock()
         self._sink = _PendingSink()
@@ -199,7 +207,11 @@ class BagWriter:
         self._failed: str | None = None
         self._closed = False
         self.bytes_written = 0
-        self._commit()  # header, schemas, channels on disk now (the chunk with them comes later)
+        try:
+            self._commit()  # the header is on disk now (schemas/channels go in the first chunk)
+        except OSError:
+            os.close(self._fd)
+            raise BagWriteError(self._failed) from None
 
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 DELIMITER = "=" * 80 + "\n"
@@ -49,9 +50,16 @@ def normalize_type_name(msgtype: str) -> str:
 
 
 def ament_prefixes(env: dict[str, str] | None = None) -> list[Path]:
-    """The install prefixes of ``AMENT_PREFIX_PATH``, in search order."""
+    """The install prefixes of ``AMENT_PREFIX_PATH`` in search order, then this Python's prefix.
+
+    The ROS 2 PyPI wheels install ``share/<pkg>`` into the virtual environment itself, so
+    ``sys.prefix`` is a sensible last resort when the environment was not sourced.
+    """
     value = (env if env is not None else os.environ).get("AMENT_PREFIX_PATH", "")
-    return [Path(p) for p in value.split(os.pathsep) if p]
+    prefixes = [Path(p) for p in value.split(os.pathsep) if p]
+    if Path(sys.prefix) not in prefixes:
+        prefixes.append(Path(sys.prefix))
+    return prefixes
 
 
 @functools.lru_cache(maxsize=None)
