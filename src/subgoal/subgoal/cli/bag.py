@@ -65,6 +65,7 @@ def _recover(args: argparse.Namespace) -> int:
             print(f"subgoal bag recover: {exc}", file=sys.stderr)
             rc = 1
             continue
+        _update_session_index(Path(d), r)
         if r.was_complete and not r.rewritten:
             print(f"{d}: complete, {r.message_count} messages; nothing to do")
         else:
@@ -73,3 +74,14 @@ def _recover(args: argparse.Namespace) -> int:
                 f"({r.bytes_lost} unreadable bytes dropped; stopped at: {r.stop_reason or 'end of file'})"
             )
     return rc
+
+
+def _update_session_index(bag_dir: Path, result) -> None:
+    """If the bag is an episode of a session, record the recovery in its session.json."""
+    from subgoal.data.session import INDEX_FILE, Session
+
+    if not result.rewritten or not (bag_dir.resolve().parent / INDEX_FILE).is_file():
+        return
+    Session(bag_dir.resolve().parent, create=False).mark_recovered(
+        bag_dir.resolve().name, result.message_counts, result.duration_ns / 1e9
+    )
