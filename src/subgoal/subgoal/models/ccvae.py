@@ -19,11 +19,16 @@ from subgoal.models.conv import ConvHead, ConvTrunk, check_image_side, gaussian_
 
 @dataclass
 class CCVAEConfig:
-    image_size: int = 48  # square RGB image side (pixels), multiple of 4
-    latent_dim: int = 8  # size of z (what changes within an episode)
-    context_dim: int = 8  # size of z_c = e_0(s_0) (the scene)
-    beta: float = 1.0  # KL weight on z only
-    channels: int = 64  # feature channels of the conv trunks
+    image_size: int = 48
+    """square RGB image side (pixels), multiple of 4"""
+    latent_dim: int = 8
+    """size of z (what changes within an episode)"""
+    context_dim: int = 8
+    """size of z_c = e_0(s_0) (the scene)"""
+    beta: float = 1.0
+    """KL weight on z only"""
+    channels: int = 64
+    """feature channels of the conv trunks"""
 
     def __post_init__(self) -> None:
         check_image_side(self.image_size)
@@ -87,8 +92,8 @@ class CCVAE(nn.Module):
         rec0 = _bce(self.decode_context_logits(zc), x0)
         kl = gaussian_kl(mu, logvar).mean()
         loss = rec + self.config.beta * kl + rec0
-        return loss, {"loss/total": float(loss), "loss/recon_bce": float(rec),
-                      "loss/context_recon_bce": float(rec0), "loss/kl": float(kl)}
+        return loss, {"losses/total": loss.item(), "losses/recon_bce": rec.item(),
+                      "losses/context_recon_bce": rec0.item(), "losses/kl": kl.item()}
 
     @torch.no_grad()
     def sample(self, x0: torch.Tensor, n_per_context: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -18,10 +18,14 @@ from subgoal.models.conv import ConvHead, ConvTrunk, check_image_side, gaussian_
 
 @dataclass
 class VAEConfig:
-    image_size: int = 48  # square RGB image side (pixels), multiple of 4
-    latent_dim: int = 16  # size of the latent z (the `latent` topic vector)
-    beta: float = 1.0  # KL weight of eq. 2 (beta-VAE)
-    channels: int = 64  # feature channels of the conv trunk
+    image_size: int = 48
+    """square RGB image side (pixels), multiple of 4"""
+    latent_dim: int = 16
+    """size of the latent z (the `latent` topic vector)"""
+    beta: float = 1.0
+    """KL weight of eq. 2 (beta-VAE)"""
+    channels: int = 64
+    """feature channels of the conv trunk"""
 
     def __post_init__(self) -> None:
         check_image_side(self.image_size)
@@ -40,7 +44,7 @@ def vae_loss(
     rec = F.binary_cross_entropy_with_logits(logits, target, reduction="none").flatten(1).sum(1).mean()
     kl = gaussian_kl(mu, logvar).mean()
     loss = rec + beta * kl
-    return loss, {"loss/total": float(loss), "loss/recon_bce": float(rec), "loss/kl": float(kl)}
+    return loss, {"losses/total": loss.item(), "losses/recon_bce": rec.item(), "losses/kl": kl.item()}
 
 
 class BetaVAE(nn.Module):

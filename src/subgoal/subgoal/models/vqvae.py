@@ -20,11 +20,16 @@ from subgoal.models.conv import ConvHead, ConvTrunk, check_image_side, to_float_
 
 @dataclass
 class VQVAEConfig:
-    image_size: int = 48  # square RGB image side (pixels), multiple of 4 -> code grid side image_size/4
-    num_codes: int = 64  # codebook size K
-    code_dim: int = 5  # size of each codebook vector (12*12*5 = 720 like the seed)
-    commitment: float = 0.25  # weight of the commitment term
-    channels: int = 64  # feature channels of the conv trunk
+    image_size: int = 48
+    """square RGB image side (pixels), multiple of 4 -> code grid side image_size/4"""
+    num_codes: int = 64
+    """codebook size K"""
+    code_dim: int = 5
+    """size of each codebook vector (12*12*5 = 720 like the seed)"""
+    commitment: float = 0.25
+    """weight of the commitment term"""
+    channels: int = 64
+    """feature channels of the conv trunk"""
 
     def __post_init__(self) -> None:
         check_image_side(self.image_size)
@@ -92,8 +97,8 @@ class VQVAE(nn.Module):
         commit = F.mse_loss(ze, zq.detach())
         loss = rec + codebook + self.config.commitment * commit
         used = torch.unique(codes).numel() / self.config.num_codes
-        return loss, {"loss/total": float(loss), "loss/recon_mse": float(rec), "loss/codebook": float(codebook),
-                      "loss/commitment": float(commit), "codes/used_fraction": float(used)}
+        return loss, {"losses/total": loss.item(), "losses/recon_mse": rec.item(), "losses/codebook": codebook.item(),
+                      "losses/commitment": commit.item(), "charts/codes_used_fraction": float(used)}
 
 
 class VQEncoderExport(nn.Module):

@@ -1,9 +1,9 @@
 """Private training glue of the goal-proposal trainers (vae, ccvae, vqvae, iris_goal, pixelcnn, ptp).
 
-TEMPORARY: minimal stand-ins for ``subgoal.train.common`` (seeding, dataclass->argparse, resumable
-safetensors checkpoints, TensorBoard, progress bar) and ``subgoal.bundle`` (ONNX export + model.json)
-which another engineer is writing. Kept private (underscore) so nothing outside the goal-proposal
-trainers depends on it; to be replaced by the shared modules once they land.
+Thin layer over the shared ``subgoal.train.common`` (seeding, dataclass->argparse, resumable
+safetensors checkpoints, MetricLogger, progress bar) and ``subgoal.bundle.export`` (ONNX export +
+parity + model.json): robomimic-layout dataset readers with clear errors, a generic Adam loop, PNG
+grids for people, and bundle writing that pins static output sizes (see ``_pin_static_dims``).
 """
 from __future__ import annotations
 
@@ -23,43 +23,20 @@ import numpy as np
 import torch
 from torch import nn
 
-log = logging.getLogger(__name__)
+from subgoal.train import common
 
-MODEL_JSON = "model.json"
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------- config <-> argparse / YAML
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, group: str | None = None) -> None:
-    """One ``--field`` option per dataclass field (default None = keep the dataclass/YAML value)."""
-    target = parser.add_argument_group(group or cls.__name__)
-    for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        kind = type(default) if default is not None else str
-        flag = "--" + f.name.replace("_", "-")
-        if kind is bool:
-            target.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes"), default=None,
-                                help=f"(default {default})")
-        elif kind in (tuple, list):
-            target.add_argument(flag, type=int, nargs="+", default=None, help=f"(default {default})")
-        else:
-            target.add_argument(flag, type=kind, default=None, help=f"(default {default})")
-
-
-def dataclass_from_args(cls: type, args: argparse.Namespace, yaml_values: dict[str, Any] | None = None):
-    """Build ``cls`` from YAML values overridden by explicit CLI options; unknown YAML keys are errors."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    for k, v in (yaml_values or {}).items():
-        if k in names:
-            values[k] = tuple(v) if isinstance(v, list) else v
-    for k in names:
-        v = getattr(args, k, None)
-        if v is not None:
-            values[k] = tuple(v) if isinstance(v, list) else v
-    return cls(**values)
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="HDF5 dataset in robomimic layout (data/demo_i/obs/...)")
+    parser.add_argument("--out", required=True, help="output bundle folder, e.g. models/vae_push")
+    parser.add_argument("--config", default=None, help="YAML file of option: value (CLI options override it)")
 
 
 def load_yaml_config(path: str | None, allowed: Iterable[str]) -> dict[str, Any]:
+    """Values of a YAML config file; unknown keys are an error that lists the allowed ones."""
     if not path:
         return {}
     import yaml
@@ -76,16 +53,17 @@ def load_yaml_config(path: str | None, allowed: Iterable[str]) -> dict[str, Any]
     return data
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, help="HDF5 dataset in robomimic layout (data/demo_i/obs/...)")
-    parser.add_argument("--out", required=True, help="output bundle folder, e.g. models/vae_push")
-    parser.add_argument("--config", default=None, help="YAML file of option: value (CLI options override it)")
+def configs_from_args(args: argparse.Namespace, *classes: type) -> tuple:
+    """One instance per dataclass: YAML (``--config``) values, overridden by explicit CLI options."""
+    allowed = set().union(*({f.name for f in dataclasses.fields(c)} for c in classes))
+    values = load_yaml_config(getattr(args, "config", None), allowed)
+    values.update({k: v for k, v in vars(args).items() if k in allowed})
+    return tuple(common.dataclass_from_args(c, values) for c in classes)
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed numpy and torch; return the torch generator that drives batch sampling."""
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    """Seed python/numpy/torch (``train.common``); return the torch generator that draws batches."""
+    common.seed_everything(seed)
     g = torch.Generator()
     g.manual_seed(seed)
     return g
@@ -159,109 +137,49 @@ def check_image_size(demos: list[np.ndarray], size: int, path: str) -> None:
                          f"(set --image-size {h} if h == w)")
 
 
-# ---------------------------------------------------------------- checkpoints (safetensors, resumable)
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, Any] = {"param_groups": sd["param_groups"], "state": {}}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"opt.{idx}.{k}"] = v.detach().clone().contiguous()
-            else:
-                scalars["state"].setdefault(str(idx), {})[k] = v
-    return tensors, scalars
-
-
-def save_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int,
-                    gen: torch.Generator) -> None:
-    from safetensors.torch import save_file
-
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
-    opt_t, opt_meta = _optimizer_tensors(opt)
-    tensors.update(opt_t)
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.batch"] = gen.get_state()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"step": str(step), "optimizer": json.dumps(opt_meta)})
-    tmp.replace(path)
-
-
-def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer | None,
-                    gen: torch.Generator | None) -> int:
-    """Restore weights, optimizer, RNG; return the step to continue from. No pickle is read."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        meta = fh.metadata()
-        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    if opt is not None:
-        om = json.loads(meta["optimizer"])
-        state: dict[int, dict[str, Any]] = {}
-        for k, v in tensors.items():
-            if k.startswith("opt."):
-                _, idx, name = k.split(".", 2)
-                state.setdefault(int(idx), {})[name] = v
-        for idx, extra in om["state"].items():
-            state.setdefault(int(idx), {}).update(extra)
-        opt.load_state_dict({"state": state, "param_groups": om["param_groups"]})
-    torch.set_rng_state(tensors["rng.torch"])
-    if gen is not None:
-        gen.set_state(tensors["rng.batch"])
-    return int(meta["step"])
-
-
+# ---------------------------------------------------------------- training loop
 def fit(model: nn.Module, loss_fn: Callable[[torch.Generator], tuple[torch.Tensor, dict[str, float]]],
         steps: int, lr: float, out: Path, gen: torch.Generator, log_every: int = 50,
         ckpt_every: int = 500, desc: str = "train", tag: str = "model") -> dict[str, float]:
-    """Adam loop with TensorBoard scalars under ``out/tb``, tqdm bar and a resumable checkpoint
-    ``out/ckpt/<tag>.safetensors`` (continues from it when present). Returns the last logged info."""
-    from tqdm import tqdm
-
+    """Adam loop: metrics (``losses/...``) to TensorBoard + jsonl under ``out/logs/<tag>``, a progress bar,
+    and a resumable checkpoint ``out/ckpt_<tag>/checkpoint`` (a rerun continues from it, bit for bit)."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    ckpt = out / "ckpt" / f"{tag}.safetensors"
+    ckpt_dir = out / f"ckpt_{tag}"
     start = 0
-    if ckpt.is_file():
-        start = load_checkpoint(ckpt, model, opt, gen)
-        log.info("resumed %s from %s at step %d", tag, ckpt, start)
-    writer = _summary_writer(out / "tb")
+    if common.checkpoint_exists(ckpt_dir):
+        state = common.load_checkpoint(ckpt_dir, modules={"model": model}, optimizers={"adam": opt})
+        start = int(state["counters"]["step"])
+        gen.set_state(state["extra"]["batch_rng"])
+        log.info("resumed %s from %s at step %d", tag, ckpt_dir, start)
     info: dict[str, float] = {}
     model.train()
     t0 = time.time()
-    bar = tqdm(range(start, steps), desc=desc, initial=start, total=steps, disable=None, file=sys.stderr)
-    for step in bar:
-        loss, info = loss_fn(gen)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{tag}: non-finite loss at step {step}: {info}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % log_every == 0 or step == steps - 1:
-            for k, v in info.items():
-                writer.add_scalar(f"{tag}/{k}", v, step)
-            writer.add_scalar(f"{tag}/charts/steps_per_s", (step + 1 - start) / max(time.time() - t0, 1e-6), step)
-            bar.set_postfix(loss=f"{info.get('loss/total', float(loss)):.4g}")
-        if (step + 1) % ckpt_every == 0 or step == steps - 1:
-            save_checkpoint(ckpt, model, opt, step + 1, gen)
-    writer.close()
+    with common.MetricLogger(out / "logs" / tag) as logger:
+        bar = common.progress(steps, start, desc)
+        for step in range(start, steps):
+            loss, info = loss_fn(gen)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"{tag}: non-finite loss at step {step}: {info}")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            bar.update(1)
+            if step % log_every == 0 or step == steps - 1:
+                rate = (step + 1 - start) / max(time.time() - t0, 1e-6)
+                logger.scalars({**info, "charts/steps_per_s": rate}, step)
+                bar.set_postfix(loss=f"{info.get('losses/total', loss.item()):.4g}")
+            if (step + 1) % ckpt_every == 0 or step == steps - 1:
+                common.save_checkpoint(ckpt_dir, modules={"model": model}, optimizers={"adam": opt},
+                                       counters={"step": step + 1}, extra_tensors={"batch_rng": gen.get_state()})
+        bar.close()
     model.eval()
     return info
 
 
-class _NullWriter:
-    def add_scalar(self, *a: Any, **k: Any) -> None: ...
-    def close(self) -> None: ...
-
-
-def _summary_writer(path: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:  # tensorboard missing: keep training, say so
-        log.warning("tensorboard not importable; scalars are not written")
-        return _NullWriter()
-    return SummaryWriter(str(path))
+def load_weights(out: Path, tag: str, model: nn.Module) -> nn.Module:
+    """Weights of a finished run (``out/ckpt_<tag>``) into ``model`` (no optimizer, RNG untouched)."""
+    common.load_checkpoint(out / f"ckpt_{tag}", modules={"model": model}, restore_rng=False)
+    return model.eval()
 
 
 # ---------------------------------------------------------------- images for people
@@ -285,65 +203,59 @@ def save_image_grid(images: np.ndarray, path: Path, ncol: int = 8, scale: int = 
 
 
 # ---------------------------------------------------------------- ONNX + model.json
-def export_onnx(module: nn.Module, example: tuple[torch.Tensor, ...], path: Path, input_names: list[str],
-                output_names: list[str], dynamic: dict[str, dict[int, str]] | None = None) -> Path:
-    """Export with the TorchScript exporter (no onnxscript dependency), batch axes dynamic."""
-    module.eval()
-    if dynamic is None:
-        dynamic = {n: {0: "batch"} for n in input_names + output_names}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, example, str(path), input_names=input_names, output_names=output_names,
-                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
-    return path
+def write_bundle(out: Path, *, name: str, kind: str, algorithm: str, exports: dict[str, Any],
+                 training: dict[str, Any], metrics: dict[str, Any], extra: dict[str, Any],
+                 atol: float = 1e-4) -> "Any":
+    """Export every graph (role -> ``OnnxExport``) with ``subgoal.bundle.export``, pin static output sizes,
+    check ONNX Runtime parity (<= atol, else refused) and write model.json; returns the ModelCard."""
+    from subgoal.bundle.card import ModelCard, sha256_file
+    from subgoal.bundle.export import check_parity, export_onnx
+
+    out.mkdir(parents=True, exist_ok=True)
+    files, parity = {}, {}
+    for role, ex in exports.items():
+        path = out / f"{role}.onnx"
+        spec = export_onnx(ex.module, path, ex.example_inputs, ex.output_names)
+        _pin_static_dims(path)
+        spec.sha256 = sha256_file(path)
+        files[role] = spec
+        parity[role] = check_parity(ex.module, path, ex.example_inputs, ex.output_names, atol=atol)
+    training = dict(training)
+    training.setdefault("command", " ".join(shlex.quote(a) for a in sys.argv))
+    card = ModelCard(name=name, kind=kind, algorithm=algorithm, files=files, training=_plain(training),
+                     metrics=_plain({**metrics, **{f"eval/onnx_max_abs_err_{r}": v for r, v in parity.items()}}),
+                     extra=_plain(extra))
+    card.save(out)
+    return card
 
 
-def onnx_io(path: Path) -> dict[str, list[dict[str, Any]]]:
-    """Input/output names, shapes (None = dynamic) and dtypes of an ONNX file, for model.json."""
+def _pin_static_dims(path: Path) -> None:
+    """Give every non-batch output axis its concrete size in the graph. The TorchScript exporter leaves
+    symbolic names after slices/reshapes (e.g. a VAE's chunked mean), which the bundle loader reads as
+    dynamic and refuses against the card's fixed size. Sizes come from ONNX Runtime on a batch of 2."""
     import onnx
+    import onnxruntime as ort
 
-    m = onnx.load(str(path), load_external_data=False)
-
-    def desc(vi) -> dict[str, Any]:
-        t = vi.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
-        return {"name": vi.name, "shape": shape, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name}
-
-    inits = {i.name for i in m.graph.initializer}
-    return {"inputs": [desc(v) for v in m.graph.input if v.name not in inits],
-            "outputs": [desc(v) for v in m.graph.output]}
-
-
-def write_model_json(out: Path, card: dict[str, Any], files: dict[str, str]) -> Path:
-    """model.json: the card plus, per role, file name, sha256 and ONNX I/O description."""
-    entries = {}
-    for role, name in files.items():
-        p = out / name
-        e: dict[str, Any] = {"path": name, "sha256": file_sha256(p)}
-        if name.endswith(".onnx"):
-            e.update(onnx_io(p))
-        entries[role] = e
-    card = dict(card)
-    card["files"] = entries
-    card.setdefault("command", " ".join(shlex.quote(a) for a in sys.argv))
-    card.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
-    path = out / MODEL_JSON
-    path.write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
-    return path
+    m = onnx.load(str(path))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for i in sess.get_inputs():
+        shape = [2 if not isinstance(d, int) else d for d in i.shape]
+        dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}[i.type]
+        feeds[i.name] = np.zeros(shape, dtype)
+    outs = sess.run(None, feeds)
+    for vi, o in zip(m.graph.output, outs):
+        for j, d in enumerate(vi.type.tensor_type.shape.dim):
+            if j > 0:
+                d.ClearField("dim_param")
+                d.dim_value = int(o.shape[j])
+    onnx.save(m, str(path))
 
 
-def _json_default(o: Any) -> Any:
-    if dataclasses.is_dataclass(o):
-        return dataclasses.asdict(o)
-    if isinstance(o, (np.integer, np.floating)):
-        return o.item()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+def _plain(v: Any) -> Any:
+    return common.config_to_dict(v)
 
 
 def save_config(out: Path, **configs: Any) -> None:
     """Resolved configs beside the checkpoints (config.json), so a run can be reproduced."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(configs, indent=2, default=_json_default) + "\n")
+    common.save_config(configs, out / "config.json")

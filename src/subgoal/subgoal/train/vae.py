@@ -14,21 +14,31 @@ import numpy as np
 import torch
 
 from subgoal.models.vae import BetaVAE, VAEConfig, VAEDecoderExport, VAEEncoderExport
+from subgoal.bundle.export import OnnxExport
 from subgoal.train import _goal_glue as glue
+from subgoal.train import common
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ImageTrainConfig:
-    steps: int = 2000  # gradient steps
-    batch_size: int = 64  # images per step
-    lr: float = 1e-3  # Adam learning rate
-    seed: int = 0  # seeds torch/numpy and the batch sampler
-    image_key: str = "image"  # obs key of the uint8 N,H,W,3 images
-    holdout_fraction: float = 0.1  # last demos kept out of training for the reported metrics
-    log_every: int = 50  # TensorBoard scalar period (steps)
-    ckpt_every: int = 500  # checkpoint period (steps)
+    steps: int = 2000
+    """gradient steps"""
+    batch_size: int = 64
+    """images per step"""
+    lr: float = 1e-3
+    """Adam learning rate"""
+    seed: int = 0
+    """seeds torch/numpy and the batch sampler"""
+    image_key: str = "image"
+    """obs key of the uint8 N,H,W,3 images"""
+    holdout_fraction: float = 0.1
+    """last demos kept out of training for the reported metrics"""
+    log_every: int = 50
+    """TensorBoard scalar period (steps)"""
+    ckpt_every: int = 500
+    """checkpoint period (steps)"""
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -61,6 +71,11 @@ class ImageDemos:
         return _to_float(self.images[self.first[self.demo_of[idx.numpy()]]])
 
 
+def preview_indices(n: int, k: int) -> torch.Tensor:
+    """k indices spread evenly over n frames (different demos and times, not one demo's first frames)."""
+    return torch.from_numpy(np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(np.int64)))
+
+
 def _to_float(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255.0
 
@@ -76,29 +91,14 @@ def load_split(dataset: str, key: str, holdout: float, image_size: int) -> tuple
     return ImageDemos(train), ImageDemos(held)
 
 
-def ort_max_abs_diff(path: Path, feeds: dict[str, np.ndarray], torch_out: list[np.ndarray]) -> float:
-    """Run the ONNX file on ONNX Runtime and return the largest |ort - torch| over all outputs."""
-    import onnxruntime as ort
-
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    outs = sess.run(None, feeds)
-    return max(float(np.max(np.abs(o.astype(np.float64) - t.astype(np.float64)))) for o, t in zip(outs, torch_out))
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     glue.add_common_arguments(parser)
-    glue.add_dataclass_arguments(parser, VAEConfig, "model")
-    glue.add_dataclass_arguments(parser, ImageTrainConfig, "training")
-
-
-def _configs(args: argparse.Namespace, model_cls: type) -> tuple:
-    allowed = {f for f in model_cls.__dataclass_fields__} | set(ImageTrainConfig.__dataclass_fields__)
-    y = glue.load_yaml_config(args.config, allowed)
-    return glue.dataclass_from_args(model_cls, args, y), glue.dataclass_from_args(ImageTrainConfig, args, y)
+    common.add_dataclass_arguments(parser, VAEConfig, "model")
+    common.add_dataclass_arguments(parser, ImageTrainConfig, "training")
 
 
 def run(args: argparse.Namespace) -> int:
-    mcfg, tcfg = _configs(args, VAEConfig)
+    mcfg, tcfg = glue.configs_from_args(args, VAEConfig, ImageTrainConfig)
     train(args.dataset, Path(args.out), mcfg, tcfg)
     return 0
 
@@ -117,35 +117,34 @@ def train(dataset: str, out: Path, mcfg: VAEConfig, tcfg: ImageTrainConfig) -> d
 
     info = glue.fit(model, loss_fn, tcfg.steps, tcfg.lr, out, gen, tcfg.log_every, tcfg.ckpt_every, "vae", "vae")
     with torch.no_grad():
-        x = held.batch(torch.arange(min(len(held), 256)))
+        x = held.batch(preview_indices(len(held), 256))
         mu, _ = model.encode(x)
         recon = torch.sigmoid(model.decode_logits(mu))
-        metrics = {"heldout/recon_mse": float((recon - x).pow(2).mean()), "train/final_loss": info.get("loss/total")}
+        metrics = {"eval/heldout_recon_mse": float((recon - x).pow(2).mean()), "losses/final_total": info.get("losses/total")}
         show = min(8, len(x))
         pairs = torch.stack([x[:show], recon[:show]], 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()
         glue.save_image_grid(pairs, out / "previews" / "reconstructions.png", ncol=8)
         glue.save_image_grid(model.sample(16, torch.Generator().manual_seed(tcfg.seed)).permute(0, 2, 3, 1).numpy(),
                              out / "previews" / "samples.png", ncol=8)
-    metrics.update(export(model, out, held.images[:4]))
-    glue.write_model_json(out, {
-        "name": out.name, "kind": "image_encoder", "algorithm": "beta_vae",
-        "latent_dim": mcfg.latent_dim, "latent_kind": "continuous", "image_shape": [mcfg.image_size, mcfg.image_size, 3],
-        "image_key": tcfg.image_key, "encoding": "encoder mean mu(s) (RIG)",
-        "dataset": {"path": str(dataset), "sha256": glue.file_sha256(dataset)},
-        "config": {"model": mcfg, "training": tcfg}, "metrics": metrics,
-    }, {"encoder": "encoder.onnx", "decoder": "decoder.onnx"})
-    log.info("vae bundle written to %s: %s", out, metrics)
-    return metrics
+    card = glue.write_bundle(out, name=out.name, kind="encoder", algorithm="beta_vae",
+                             exports=exports(model, held.images[:4]), metrics=metrics,
+                             training=training_card(dataset, mcfg, tcfg),
+                             extra={"latent_dim": mcfg.latent_dim, "latent_kind": "continuous",
+                                    "image_shape": [mcfg.image_size, mcfg.image_size, 3], "image_key": tcfg.image_key,
+                                    "encoding": "encoder mean mu(s) (RIG eq. 2)"})
+    log.info("vae bundle written to %s: %s", out, card.metrics)
+    return card.metrics
 
 
-def export(model: BetaVAE, out: Path, images: np.ndarray) -> dict[str, float]:
-    """encoder.onnx (uint8 image -> latent mean), decoder.onnx (latent -> image); returns ORT parity."""
-    enc, dec = VAEEncoderExport(model).eval(), VAEDecoderExport(model).eval()
+def training_card(dataset: str, *configs) -> dict:
+    return {"dataset": str(dataset), "dataset_sha256": glue.file_sha256(dataset), "steps": configs[-1].steps,
+            "seed": configs[-1].seed, "config": {type(c).__name__: c for c in configs}}
+
+
+def exports(model: BetaVAE, images: np.ndarray) -> dict[str, OnnxExport]:
+    """encoder.onnx (uint8 image -> latent mean), decoder.onnx (latent -> image in [0,1])."""
     img = torch.from_numpy(np.ascontiguousarray(images))
-    glue.export_onnx(enc, (img,), out / "encoder.onnx", ["image"], ["latent"])
     with torch.no_grad():
-        z = enc(img)
-        im = dec(z)
-    glue.export_onnx(dec, (z,), out / "decoder.onnx", ["latent"], ["image"])
-    return {"onnx/encoder_max_abs_diff": ort_max_abs_diff(out / "encoder.onnx", {"image": images}, [z.numpy()]),
-            "onnx/decoder_max_abs_diff": ort_max_abs_diff(out / "decoder.onnx", {"latent": z.numpy()}, [im.numpy()])}
+        z = VAEEncoderExport(model)(img)
+    return {"encoder": OnnxExport(VAEEncoderExport(model), {"image": img}, ["latent"]),
+            "decoder": OnnxExport(VAEDecoderExport(model), {"latent": z}, ["image"])}
