@@ -9,7 +9,8 @@ For a batch of transition indices the sampler draws, per transition, a goal from
 * ``uniform`` — any state of the dataset;
 * ``prior``   — samples from a callable ``prior(n, rng) -> (n, G)`` (e.g. a VAE/PixelCNN prior).
 
-RIG relabels 50% future / 50% prior; VAL uses keep 20% / future 40% / prior 40% (``RelabelConfig.val()``).
+Defaults (state goals, no generative prior): keep 20% / future 50% / uniform 30%. RIG relabels 50% future /
+50% prior; VAL uses keep 20% / future 40% / prior 40% (``RelabelConfig.val()``).
 Rewards are computed after relabeling from the achieved goal of the *next* state:
 sparse ``-1[‖z' − z_g‖ > eps]`` or dense ``-‖z' − z_g‖``; ``reached`` (``‖z' − z_g‖ ≤ eps``) ends the
 episode for bootstrapping.
@@ -35,12 +36,12 @@ class RelabelConfig:
 
     keep: float = 0.2
     """weight of the episode's own commanded (or final) goal"""
-    future: float = 0.4
+    future: float = 0.5
     """weight of a future state of the same episode (HER)"""
-    uniform: float = 0.0
-    """weight of a uniformly drawn dataset state"""
-    prior: float = 0.4
-    """weight of samples from a prior callable (needs one); 0 when no generative model is used"""
+    uniform: float = 0.3
+    """weight of a uniformly drawn dataset state (mostly unreachable goals: the value learns 'far')"""
+    prior: float = 0.0
+    """weight of samples from a prior callable (needs one, e.g. a VAE prior; VAL uses 0.4)"""
     reward: Literal["sparse", "dense"] = "sparse"
     """sparse -1[dist > eps] or dense -dist"""
     eps: float = 0.05

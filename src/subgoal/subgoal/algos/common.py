@@ -1,0 +1,141 @@
+"""What every goal-conditioned offline algorithm shares: the AWR policy loss and the agent base class.
+
+An algorithm module (``iql.py``, ``awac.py``, ``bc.py``) defines its config dataclass, its pure loss
+functions and a ``GoalAgent`` subclass implementing ``losses(batch) -> (total_loss, info)`` and
+``after_step()`` (target updates). The base class owns the rest, once:
+
+* the input normalizer and the Gaussian actor (every agent exports the same ``policy.onnx`` graph),
+* one Adam over all trainable parameters (the losses touch disjoint parameter sets and detach
+  their cross terms, so one fused ``backward`` + ``step`` equals separate optimizers, at lower cost),
+* ``update(batch) -> dict[str, float]`` (CORL interface) and ``update_tensors(batch)`` which skips
+  the float conversion so the training loop syncs only when it logs,
+* ``modules()`` / ``optimizers()`` for ``subgoal.train.common.save_checkpoint``,
+* ``act(obs, goal)`` for evaluation and ``export_graphs()`` for ``subgoal.bundle.export.write_bundle``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from subgoal.models.mlp import ExportPolicy, GaussianPolicy, InputNormalizer
+
+
+def awr_policy_loss(log_prob: torch.Tensor, advantage: torch.Tensor, beta: float,
+                    max_weight: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Advantage-weighted regression: ``-mean(min(exp(beta * A), max_weight) * log π(a|s,g))``.
+
+    ``advantage`` must already be detached: the weights select which dataset actions to clone, they
+    are not a path for gradients into the critic. Clipping keeps a few huge advantages from turning
+    the update into cloning a single sample (IQL/AWAC both clip at 100).
+    """
+    weights = torch.exp(beta * advantage).clamp(max=max_weight)
+    loss = -(weights * log_prob).mean()
+    return loss, {"losses/actor": loss.detach(), "charts/awr_weight_mean": weights.mean(),
+                  "charts/awr_weight_clipped_frac": (weights >= max_weight).float().mean()}
+
+
+class GoalAgent:
+    """Base class of goal-conditioned agents (see module docstring)."""
+
+    name = "agent"
+    #: the bundle roles this agent exports (subclasses add "value")
+    export_roles: tuple[str, ...] = ("policy",)
+
+    def __init__(self, obs_dim: int, goal_dim: int, act_dim: int, hidden: Sequence[int], lr: float,
+                 device: str | torch.device = "cpu") -> None:
+        self.obs_dim, self.goal_dim, self.act_dim = obs_dim, goal_dim, act_dim
+        self.device = torch.device(device)
+        self.normalizer = InputNormalizer(obs_dim, goal_dim).to(self.device)
+        self.actor = GaussianPolicy(obs_dim + goal_dim, act_dim, hidden).to(self.device)
+        self.lr = lr
+        self.total_steps = 0
+        self._optimizer: torch.optim.Optimizer | None = None
+
+    # subclasses ---------------------------------------------------------------------------------
+    def trainable(self) -> dict[str, nn.Module]:
+        """Modules whose parameters the optimizer updates (default: the actor)."""
+        return {"actor": self.actor}
+
+    def targets(self) -> dict[str, nn.Module]:
+        """Target networks (saved in checkpoints, never given to the optimizer)."""
+        return {}
+
+    def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+    def after_step(self) -> None:
+        """Called after each optimizer step (target network updates)."""
+
+    def value_module(self) -> nn.Module | None:
+        """A module ``x -> V(x)`` (B,) on normalized inputs, exported as value.onnx when present."""
+        return None
+
+    # shared -------------------------------------------------------------------------------------
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        if self._optimizer is None:
+            params = [p for m in self.trainable().values() for p in m.parameters()]
+            # foreach: one fused multi-tensor Adam kernel over all parameters per step.
+            self._optimizer = torch.optim.Adam(params, lr=self.lr, foreach=True)
+        return self._optimizer
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"normalizer": self.normalizer, **self.trainable(), **self.targets()}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"adam": self.optimizer}
+
+    def set_normalization(self, obs: np.ndarray, goals: np.ndarray) -> None:
+        """Fix input statistics from the dataset (observations and achieved goals)."""
+        self.normalizer.set_stats(obs.mean(0), obs.std(0), goals.mean(0), goals.std(0))
+
+    def x(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+        return self.normalizer(obs, goal)
+
+    def update_tensors(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One gradient step; returns detached metric tensors (no host sync)."""
+        loss, info = self.losses(batch)
+        opt = self.optimizer
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        self.after_step()
+        self.total_steps += 1
+        return info
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One gradient step; metrics as floats (``losses/…``, ``charts/…``)."""
+        return {k: float(v) for k, v in self.update_tensors(batch).items()}
+
+    def train_mode(self, on: bool = True) -> None:
+        for m in self.modules().values():
+            m.train(on)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, goal: np.ndarray) -> np.ndarray:
+        """Deterministic normalized action(s) in [-1, 1] for raw obs/goal arrays (eval without ONNX)."""
+        o = torch.as_tensor(np.atleast_2d(obs), dtype=torch.float32, device=self.device)
+        g = torch.as_tensor(np.atleast_2d(goal), dtype=torch.float32, device=self.device)
+        a = self.actor.mean(self.x(o, g)).cpu().numpy()
+        return a if np.ndim(obs) > 1 else a[0]
+
+    def export_graphs(self) -> dict[str, Any]:
+        """role -> ``OnnxExport`` for the bundle: policy (obs, goal -> action) and value if any."""
+        from subgoal.bundle.export import OnnxExport
+        from subgoal.models.mlp import ExportValue
+
+        ex = {"obs": torch.zeros(1, self.obs_dim), "goal": torch.zeros(1, self.goal_dim)}
+        norm = _cpu_copy(self.normalizer)
+        graphs = {"policy": OnnxExport(ExportPolicy(norm, _cpu_copy(self.actor)), ex, ["action"])}
+        value = self.value_module()
+        if value is not None:
+            graphs["value"] = OnnxExport(ExportValue(norm, _cpu_copy(value)), ex, ["value"])
+        return graphs
+
+
+def _cpu_copy(m: nn.Module) -> nn.Module:
+    import copy
+    return copy.deepcopy(m).cpu().eval()
