@@ -141,7 +141,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, title: s
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
         flag = "--" + f.name.replace("_", "-")
         helptext = docs.get(f.name, "")
-        helptext = f"{helptext} (default: {default!r})" if helptext else f"(default: {default!r})"
+        shown = str(default) if isinstance(default, Path) else repr(default)
+        helptext = f"{helptext} (default: {shown})" if helptext else f"(default: {shown})"
         kw: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": helptext.replace("%", "%%")}
         origin = typing.get_origin(tp)
         if tp is bool:

@@ -1,0 +1,20 @@
+"""``subgoal train bc``: goal-conditioned BC (``subgoal.algos.bc``) on a robomimic HDF5 → model bundle.
+
+    subgoal train bc --dataset data/reach.hdf5 --obs state --out models/reach_bc [--steps N] [--seed S] [--resume]
+
+Loop, checkpoints, TensorBoard and export are shared: see ``subgoal.train.offline``.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from subgoal.algos.bc import BCConfig
+    from subgoal.train.offline import add_offline_arguments
+    add_offline_arguments(parser, BCConfig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from subgoal.train.offline import run_offline
+    return run_offline("bc", args)

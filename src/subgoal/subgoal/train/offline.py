@@ -1,0 +1,358 @@
+"""Shared glue of the goal-conditioned offline trainers (``subgoal train iql|awac|bc``).
+
+Data → agent → loop → bundle, once for all three algorithms:
+
+* ``load_goal_dataset`` reads a robomimic-layout HDF5 (``data/demo_i/{obs,next_obs}/<key>``,
+  ``actions``, ``rewards``, ``dones``) with h5py and refuses garbage with a clear message: NaN/inf in
+  observations, actions or rewards and actions outside the declared range are errors naming the demo
+  and step; zero-length demos are skipped and counted. (``subgoal.data.hdf5`` was not there when this
+  was written; swap the reader when it lands — the checks here stay.)
+* ``RunConfig`` — dataset / output / loop options shared by the three CLIs, dataclass → ``--help``.
+* ``train_offline`` — seeded loop with tqdm, TensorBoard (``runs/<name>/``), checkpoints that resume
+  exactly, and the bundle export (policy.onnx, value.onnx where the agent has a value, model.json).
+* ``export_from_checkpoint`` — rebuild the agent from a checkpoint and write a bundle (``subgoal export``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from subgoal.algos.buffers import GoalDataset
+from subgoal.data.relabel import RelabelConfig
+from subgoal.train.common import (CHECKPOINT_DIRNAME, ConfigError, MetricLogger, checkpoint_exists,
+                                  config_to_dict, load_checkpoint, progress, require, save_checkpoint,
+                                  seed_everything)
+
+log = logging.getLogger(__name__)
+
+STATE_KEYS = ("ee_pos", "ee_quat", "gripper_width", "object_state")
+#: algorithm name -> (module, agent class, config class)
+ALGOS = {"iql": ("subgoal.algos.iql", "IQL", "IQLConfig"),
+         "awac": ("subgoal.algos.awac", "AWAC", "AWACConfig"),
+         "bc": ("subgoal.algos.bc", "BC", "BCConfig")}
+
+
+class DatasetError(ValueError):
+    """The dataset is malformed or holds values training must not see (NaN, out-of-range actions)."""
+
+
+@dataclass
+class RunConfig:
+    """Dataset, output and loop options of the offline goal-conditioned trainers."""
+
+    dataset: Path = Path("data/demos.hdf5")
+    """robomimic-layout HDF5 file (data/demo_i/obs/<key>, actions, rewards, dones, next_obs)"""
+    out: Path = Path("models/policy")
+    """bundle folder written at the end (model.json, policy.onnx, value.onnx)"""
+    run_dir: Path | None = None
+    """checkpoints + TensorBoard; None: runs/<name of --out>"""
+    obs: Literal["state", "latent"] = "state"
+    """observation kind: state keys, or a precomputed 'latent' obs key (goal 'goal_latent')"""
+    obs_keys: tuple[str, ...] = STATE_KEYS
+    """obs keys concatenated into the state vector (size-0 keys, e.g. object_state in reach, are fine)"""
+    goal_key: str = "goal_state"
+    """obs key holding the commanded goal (used by the relabeler's 'keep' source if present)"""
+    achieved_key: str = "auto"
+    """obs key whose next value is the achieved goal; auto: object_state[:G], or ee_pos when no object"""
+    action_low: float = -1.0
+    """declared lower bound of every action dim (file attr data.action_low overrides); outside = error"""
+    action_high: float = 1.0
+    """declared upper bound of every action dim (file attr data.action_high overrides)"""
+    steps: int = 100_000
+    """gradient steps"""
+    batch_size: int = 256
+    """transitions per gradient step"""
+    seed: int = 0
+    """seed of torch, numpy and the relabeler"""
+    threads: int = 0
+    """torch CPU threads (0: leave torch's default)"""
+    device: str = "cpu"
+    """torch device"""
+    log_every: int = 500
+    """steps between TensorBoard scalars"""
+    checkpoint_every: int = 10_000
+    """steps between checkpoints (one is always written at the end)"""
+    resume: bool = False
+    """continue from the checkpoint in run_dir (exactly: weights, Adam, RNG, step)"""
+    progress_bar: bool = True
+    """show a tqdm bar"""
+
+    def __post_init__(self) -> None:
+        self.dataset, self.out = Path(self.dataset), Path(self.out)
+        require(self.steps > 0, "steps", self.steps, "must be > 0")
+        require(self.batch_size > 0, "batch_size", self.batch_size, "must be > 0")
+        require(self.seed >= 0, "seed", self.seed, "must be >= 0")
+        require(self.threads >= 0, "threads", self.threads, "must be >= 0")
+        require(self.log_every > 0, "log_every", self.log_every, "must be > 0")
+        require(self.checkpoint_every > 0, "checkpoint_every", self.checkpoint_every, "must be > 0")
+        require(self.action_low < self.action_high, "action_low/action_high",
+                (self.action_low, self.action_high), "low must be < high")
+        if self.obs == "latent" and self.obs_keys == STATE_KEYS:
+            self.obs_keys = ("latent",)
+            self.goal_key = "goal_latent" if self.goal_key == "goal_state" else self.goal_key
+            self.achieved_key = "latent" if self.achieved_key == "auto" else self.achieved_key
+
+    @property
+    def resolved_run_dir(self) -> Path:
+        return Path(self.run_dir) if self.run_dir is not None else Path("runs") / self.out.name
+
+
+# --------------------------------------------------------------------------------------------- data
+def _demo_names(group: Any) -> list[str]:
+    def key(n: str) -> tuple[int, str]:
+        m = re.search(r"(\d+)$", n)
+        return (int(m.group(1)) if m else -1, n)
+    return sorted(group.keys(), key=key)
+
+
+def _finite(name: str, arr: np.ndarray, where: str) -> None:
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise DatasetError(f"{where}: {name} has a non-finite value ({float(arr[tuple(bad)])}) at step {int(bad[0])}")
+
+
+def load_goal_dataset(path: str | Path, obs_keys: tuple[str, ...] = STATE_KEYS, goal_key: str = "goal_state",
+                      achieved_key: str = "auto", action_low: float = -1.0, action_high: float = 1.0) -> GoalDataset:
+    """Read a robomimic-layout HDF5 into a ``GoalDataset`` (see module docstring for the checks)."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such dataset file")
+    chunks: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "next_obs", "actions", "ach", "goal")}
+    ends: list[int] = []
+    skipped: list[str] = []
+    total = 0
+    with h5py.File(path, "r") as f:
+        if "data" not in f:
+            raise DatasetError(f"{path}: no 'data' group (not robomimic layout)")
+        data = f["data"]
+        low = np.asarray(data.attrs.get("action_low", action_low), np.float32)
+        high = np.asarray(data.attrs.get("action_high", action_high), np.float32)
+        names = _demo_names(data)
+        if not names:
+            raise DatasetError(f"{path}: 'data' has no demos")
+        first = data[names[0]]
+        for k in ("obs", "next_obs", "actions"):
+            if k not in first:
+                raise DatasetError(f"{path}/data/{names[0]}: missing {k!r} (robomimic layout needs obs, next_obs, actions)")
+        avail = set(first["obs"].keys())
+        missing = [k for k in obs_keys if k not in avail]
+        if missing:
+            raise DatasetError(f"{path}: obs keys {missing} not in the dataset; it has {sorted(avail)}")
+        dims = {k: int(np.prod(first["obs"][k].shape[1:])) for k in obs_keys}
+        goal_dim = int(np.prod(first["obs"][goal_key].shape[1:])) if goal_key in avail else None
+        if achieved_key == "auto":
+            if goal_dim is None:
+                raise DatasetError(f"{path}: achieved_key=auto needs the goal key {goal_key!r}; it has {sorted(avail)}")
+            obj = int(np.prod(first["obs"]["object_state"].shape[1:])) if "object_state" in avail else 0
+            achieved_key = "object_state" if obj >= goal_dim else "ee_pos"
+            log.info("achieved goal = %s[:%d] (goal %s has %d dims)", achieved_key, goal_dim, goal_key, goal_dim)
+        if achieved_key not in avail:
+            raise DatasetError(f"{path}: achieved_key {achieved_key!r} not in the dataset; it has {sorted(avail)}")
+        ach_dim = goal_dim or int(np.prod(first["obs"][achieved_key].shape[1:]))
+        for name in names:
+            demo = data[name]
+            where = f"{path}/data/{name}"
+            n = int(demo["actions"].shape[0])
+            if n == 0:
+                skipped.append(name)
+                continue
+            flat = lambda grp, k: np.asarray(grp[k], np.float32).reshape(n, -1)  # noqa: E731
+            try:
+                o = np.concatenate([flat(demo["obs"], k) for k in obs_keys], 1)
+                no = np.concatenate([flat(demo["next_obs"], k) for k in obs_keys], 1)
+                ach = flat(demo["next_obs"], achieved_key)[:, :ach_dim]
+                goal = flat(demo["obs"], goal_key) if goal_dim is not None else None
+            except KeyError as exc:
+                raise DatasetError(f"{where}: missing obs key {exc}") from exc
+            except ValueError as exc:
+                raise DatasetError(f"{where}: obs/next_obs lengths disagree with actions ({n}): {exc}") from exc
+            act = np.asarray(demo["actions"], np.float32).reshape(n, -1)
+            for label, arr in (("obs", o), ("next_obs", no), ("actions", act)):
+                _finite(label, arr, where)
+            if "rewards" in demo:
+                _finite("rewards", np.asarray(demo["rewards"], np.float64).reshape(n, -1), where)
+            out = (act < low - 1e-6) | (act > high + 1e-6)
+            if out.any():
+                s, d = np.argwhere(out)[0]
+                raise DatasetError(f"{where}: {int(out.any(1).sum())} of {n} actions outside the declared range "
+                                   f"[{low.min():g}, {high.max():g}]; first at step {s}, dim {d}: {act[s, d]:g}")
+            chunks["obs"].append(o); chunks["next_obs"].append(no); chunks["actions"].append(act)
+            chunks["ach"].append(ach)
+            if goal is not None:
+                chunks["goal"].append(goal[:, :ach_dim])
+            total += n
+            ends.append(total)
+    if not ends:
+        raise DatasetError(f"{path}: every demo is empty ({len(skipped)} skipped)")
+    if skipped:
+        log.warning("%s: skipped %d zero-length demo(s): %s", path, len(skipped), ", ".join(skipped[:10]))
+    act_dim = chunks["actions"][0].shape[1]
+    return GoalDataset(
+        obs=np.concatenate(chunks["obs"]), actions=np.concatenate(chunks["actions"]),
+        next_obs=np.concatenate(chunks["next_obs"]), achieved_next=np.concatenate(chunks["ach"]),
+        episode_ends=np.asarray(ends, np.int64),
+        action_low=np.broadcast_to(low, (act_dim,)).astype(np.float32),
+        action_high=np.broadcast_to(high, (act_dim,)).astype(np.float32),
+        commanded=np.concatenate(chunks["goal"]) if chunks["goal"] else None,
+        obs_keys=list(obs_keys), obs_dims=dims, goal_key=achieved_key,
+        info={"skipped_empty_demos": len(skipped), "episodes": len(ends), "transitions": total,
+              "achieved_key": achieved_key, "commanded_key": goal_key if goal_dim is not None else None})
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def add_offline_arguments(parser: Any, algo_config: type) -> None:
+    """``--help`` of ``subgoal train <algo>``: run options, relabeling, algorithm hyper-parameters."""
+    from subgoal.train.common import add_dataclass_arguments
+    add_dataclass_arguments(parser, RunConfig, "run")
+    add_dataclass_arguments(parser, RelabelConfig, "goal relabeling")
+    add_dataclass_arguments(parser, algo_config, algo_config.__name__)
+
+
+def run_offline(algo: str, args: Any) -> int:
+    """``run(args)`` of the three trainer modules: build configs, train, report errors cleanly."""
+    from subgoal.train.common import dataclass_from_args
+    module, _, cfg_name = ALGOS[algo]
+    cfg_cls = getattr(importlib.import_module(module), cfg_name)
+    try:
+        run_cfg = dataclass_from_args(RunConfig, args)
+        relabel = dataclass_from_args(RelabelConfig, args)  # a --prior weight > 0 errors: no prior model here
+        algo_cfg = dataclass_from_args(cfg_cls, args)
+        train_offline(algo, algo_cfg, run_cfg, relabel)
+    except (ConfigError, DatasetError) as exc:
+        log.error("subgoal train %s: %s", algo, exc)
+        return 2
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- train
+def make_agent(algo: str, algo_cfg: Any, obs_dim: int, goal_dim: int, act_dim: int, device: str = "cpu"):
+    module, cls_name, _ = ALGOS[algo]
+    return getattr(importlib.import_module(module), cls_name)(algo_cfg, obs_dim, goal_dim, act_dim, device)
+
+
+def _card_meta(data: GoalDataset, run: RunConfig, agent: Any) -> dict[str, Any]:
+    from subgoal.bundle import sha256_file
+    norm = agent.normalizer
+    return {
+        "observation": {
+            "kind": run.obs, "keys": data.obs_keys, "dims": data.obs_dims,
+            "goal_key": data.info.get("commanded_key"), "achieved_key": data.info.get("achieved_key"),
+            "goal_dim": data.goal_dim,
+            "normalization": {"in_graph": True, "obs_mean": norm.obs_mean.tolist(), "obs_std": norm.obs_std.tolist(),
+                              "goal_mean": norm.goal_mean.tolist(), "goal_std": norm.goal_std.tolist()},
+        },
+        "action": {
+            "dim": data.act_dim,
+            "semantics": "ee_delta_xyz+gripper" if data.act_dim == 4 else "raw",
+            "network_output": "tanh mean in [-1, 1]; command = clip(scale * output + offset, low, high)",
+            "scale": data.action_scale.tolist(), "offset": data.action_offset.tolist(),
+            "low": data.action_low.tolist(), "high": data.action_high.tolist(),
+        },
+        "training": {"dataset": str(run.dataset), "dataset_sha256": sha256_file(run.dataset),
+                     "command": shlex.join(["subgoal", *sys.argv[1:]]) if sys.argv else "",
+                     "seed": run.seed, "episodes": data.info["episodes"], "transitions": data.info["transitions"],
+                     "skipped_empty_demos": data.info["skipped_empty_demos"]},
+    }
+
+
+def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConfig,
+                  prior: Any = None) -> dict[str, Any]:
+    """Train ``algo`` on ``run.dataset`` and write the bundle to ``run.out``; returns the final metrics."""
+    import torch
+
+    from subgoal.algos.buffers import GoalReplay
+
+    rng = seed_everything(run.seed)
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    data = load_goal_dataset(run.dataset, run.obs_keys, run.goal_key, run.achieved_key,
+                             run.action_low, run.action_high)
+    log.info("%s: %d episodes, %d transitions, obs %d + goal %d -> action %d", run.dataset,
+             data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
+    agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
+    agent.set_normalization(data.obs, data.achieved_next)
+    replay = GoalReplay(data, relabel, prior=prior, rng=rng, device=run.device)
+    run_dir = run.resolved_run_dir
+    meta = _card_meta(data, run, agent)
+    config = {"algorithm": algo, "run": run, "relabel": relabel, "algo": algo_cfg,
+              "dims": {"obs": data.obs_dim, "goal": data.goal_dim, "act": data.act_dim}, "card": meta}
+    step = 0
+    if checkpoint_exists(run_dir):
+        if not run.resume:
+            raise ConfigError(f"resume=False: {run_dir / CHECKPOINT_DIRNAME} exists; pass --resume to continue "
+                              f"it or choose another --run-dir/--out")
+        state = load_checkpoint(run_dir, modules=agent.modules(), optimizers=agent.optimizers(), np_rng=rng)
+        step = agent.total_steps = int(state["counters"]["step"])
+        log.info("resumed %s at step %d", run_dir, step)
+    metrics: dict[str, float] = {}
+    t_last, s_last = time.perf_counter(), step
+    with MetricLogger(run_dir / "tb") as logger:
+        bar = progress(run.steps, initial=step, desc=f"{algo} {run.out.name}",
+                       disable=None if run.progress_bar else True)
+        agent.train_mode(True)
+        while step < run.steps:
+            info = agent.update_tensors(replay.sample(run.batch_size))
+            step += 1
+            bar.update(1)
+            if step % run.log_every == 0 or step == run.steps:
+                now = time.perf_counter()
+                metrics = {k: float(v) for k, v in info.items()}
+                metrics["charts/steps_per_s"] = (step - s_last) / max(now - t_last, 1e-9)
+                t_last, s_last = now, step
+                logger.scalars(metrics, step)
+                bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in metrics.items() if k.startswith("losses/")})
+            if step % run.checkpoint_every == 0 or step == run.steps:
+                save_checkpoint(run_dir, modules=agent.modules(), optimizers=agent.optimizers(),
+                                counters={"step": step}, np_rng=rng, config=config)
+        bar.close()
+    agent.train_mode(False)
+    write_agent_bundle(agent, algo, run.out, meta, config, metrics={**metrics, "train/steps": step})
+    return metrics
+
+
+def write_agent_bundle(agent: Any, algo: str, out: Path, meta: dict[str, Any], config: Any,
+                       metrics: dict[str, Any]) -> Any:
+    from subgoal.bundle.export import write_bundle
+    training = dict(meta["training"])
+    training["config"] = config_to_dict({k: v for k, v in config.items() if k != "card"})
+    return write_bundle(out, name=Path(out).name, kind="policy", algorithm=algo, exports=agent.export_graphs(),
+                        observation=meta["observation"], action=meta["action"], training=training,
+                        metrics=metrics, config={k: v for k, v in config.items() if k != "card"})
+
+
+def export_from_checkpoint(checkpoint_dir: str | Path, out: str | Path) -> Any:
+    """Rebuild the agent a checkpoint was saved from and write its bundle to ``out``."""
+    from subgoal.train.common import CheckpointError
+    d = Path(checkpoint_dir)
+    run_dir = d.parent if d.name == CHECKPOINT_DIRNAME else d
+    cfg_path = run_dir / CHECKPOINT_DIRNAME / "config.json"
+    if not cfg_path.is_file():
+        raise CheckpointError(f"{run_dir}: no {CHECKPOINT_DIRNAME}/config.json (not a subgoal offline training run?)")
+    cfg = json.loads(cfg_path.read_text())
+    algo = cfg.get("algorithm")
+    if algo not in ALGOS:
+        raise CheckpointError(f"{cfg_path}: algorithm={algo!r} is not exportable here (known: {sorted(ALGOS)})")
+    module, _, cfg_name = ALGOS[algo]
+    cfg_cls = getattr(importlib.import_module(module), cfg_name)
+    fields = {f.name for f in dataclasses.fields(cfg_cls)}
+    algo_cfg = cfg_cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg["algo"].items() if k in fields})
+    dims = cfg["dims"]
+    agent = make_agent(algo, algo_cfg, dims["obs"], dims["goal"], dims["act"])
+    state = load_checkpoint(run_dir, modules=agent.modules(), optimizers={}, restore_rng=False)
+    agent.train_mode(False)
+    metrics = {"train/steps": int(state["counters"].get("step", 0))}
+    return write_agent_bundle(agent, algo, Path(out), cfg["card"], {k: v for k, v in cfg.items() if k != "card"},
+                              metrics)
