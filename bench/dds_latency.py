@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 SIZES = {"48x48": (48, 48), "640x480": (640, 480)}
+PROFILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "config", "dds", "fastdds_localhost.xml")
 
 
 def _qos():
@@ -57,7 +58,7 @@ def publisher(topic: str, w: int, h: int, rate: float, seconds: float) -> None:
     rclpy.shutdown()
 
 
-def measure(size: str, rate: float, seconds: float) -> dict:
+def measure(size: str, rate: float, seconds: float, profile: str | None) -> dict:
     import rclpy
     from sensor_msgs.msg import Image
 
@@ -84,7 +85,7 @@ def measure(size: str, rate: float, seconds: float) -> dict:
     rclpy.shutdown()
     a = np.asarray(lat)
     sent = int(seconds * rate)
-    return {"size": size, "rate_hz": rate, "sent": sent, "received": int(a.size),
+    return {"size": size, "dds_profile": os.path.basename(profile) if profile else "fastdds-default", "rate_hz": rate, "sent": sent, "received": int(a.size),
             "p50_ms": round(float(np.percentile(a, 50)), 3) if a.size else None,
             "p99_ms": round(float(np.percentile(a, 99)), 3) if a.size else None,
             "max_ms": round(float(a.max()), 3) if a.size else None}
@@ -94,7 +95,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rate", type=float, default=30.0)
-    ap.add_argument("--role", choices=["main", "pub"], default="main", help=argparse.SUPPRESS)
+    ap.add_argument("--role", choices=["main", "sub", "pub"], default="main", help=argparse.SUPPRESS)
+    ap.add_argument("--profile", default="", help=argparse.SUPPRESS)
     ap.add_argument("--size", choices=list(SIZES), default="48x48", help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
@@ -102,7 +104,22 @@ def main() -> None:
         w, h = SIZES[args.size]
         publisher(f"/bench/image_{args.size}", w, h, args.rate, args.seconds)
         return
-    results = [measure(s, args.rate, args.seconds) for s in SIZES]
+    # Fast DDS defaults vs subgoal's profile (large shared-memory segments), same run, same machine.
+    if args.role == "sub":
+        print(json.dumps(measure(args.size, args.rate, args.seconds, args.profile or None)))
+        return
+    # Fast DDS reads its XML profile once per process, so each variant runs in fresh processes.
+    results = []
+    for profile in ("", os.path.normpath(PROFILE)):
+        env = dict(os.environ)
+        env.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)
+        if profile:
+            env["FASTRTPS_DEFAULT_PROFILES_FILE"] = profile
+        for size in SIZES:
+            out = subprocess.run([sys.executable, __file__, "--role", "sub", "--size", size, "--profile", profile,
+                                  "--rate", str(args.rate), "--seconds", str(args.seconds)],
+                                 env=env, capture_output=True, text=True, check=True).stdout
+            results.append(json.loads(out.strip().splitlines()[-1]))
     print(json.dumps({"bench": "dds_latency", "rmw": os.environ.get("RMW_IMPLEMENTATION", "default"),
                       "results": results}, indent=2))
 

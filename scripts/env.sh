@@ -7,6 +7,7 @@ export AMENT_PREFIX_PATH="$_sg_root/install/subgoal_ros:$_sg_root/install/subgoa
 export ROS_LOG_DIR="$_sg_root/log/ros"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 export RMW_IMPLEMENTATION=rmw_fastrtps_cpp
+export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$_sg_root/config/dds/fastdds_localhost.xml}"
 export MUJOCO_GL=${MUJOCO_GL:-egl}
 export PYOPENGL_PLATFORM=${PYOPENGL_PLATFORM:-egl}
 export PATH="$_sg_root/install/subgoal_ros/bin:$PATH"
