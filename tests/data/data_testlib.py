@@ -94,3 +94,63 @@ def counts_mcap_ros2(mcap_path: Path) -> dict[str, int]:
             assert ros_msg is not None
             out[channel.topic] += 1
     return dict(out)
+
+
+EPISODE_TOPICS = {
+    f"{NS}/camera/image_raw": "sensor_msgs/msg/Image",
+    f"{NS}/ee_pose": "geometry_msgs/msg/PoseStamped",
+    f"{NS}/joint_states": "sensor_msgs/msg/JointState",
+    f"{NS}/equilibrium_pose": "geometry_msgs/msg/PoseStamped",
+    f"{NS}/gripper/command": "std_msgs/msg/Float64",
+    f"{NS}/task/success": "std_msgs/msg/Bool",
+    f"{NS}/task/object_state": "sensor_msgs/msg/Image",
+    f"{NS}/task/goal_state": "sensor_msgs/msg/Image",
+}
+JOINTS = ["panda_joint1", "panda_joint2", "panda_finger_joint1", "panda_finger_joint2"]
+STEP = np.array([0.01, -0.005, 0.002])  # equilibrium position change per 0.1 s command
+
+
+def write_episode(
+    writer,
+    m: Msgs,
+    duration_s: float = 2.0,
+    t0: int = T0,
+    skip: tuple[str, ...] = (),
+    resize_image_at: float | None = None,
+    silence: tuple[str, float, float] | None = None,
+    success_after_s: float = 1.5,
+) -> None:
+    """A synthetic push episode on every project topic, with known commands.
+
+    Commands at 10 Hz (t = 0, 0.1, ...): equilibrium position p_k = p0 + k * STEP, gripper
+    opening 0.04 then 0.0 after 1 s. Image 30 Hz (value encodes the frame number), ee_pose and
+    joint_states 100 Hz, object/goal state 10 Hz, task/success 10 Hz (true from success_after_s).
+    """
+    events = []
+    p0 = np.array([0.4, 0.0, 0.2])
+    n_cmd = int(round(duration_s * 10))
+    for k in range(n_cmd + 1):
+        t = t0 + k * 100_000_000
+        events.append((t, "equilibrium_pose", m.pose(t, p0 + k * STEP)))
+        events.append((t, "gripper/command", m.float64(0.04 if k < 10 else 0.0)))
+        events.append((t + 1000, "task/object_state", m.vector(t, [k, 0.5, -0.5])))
+        events.append((t + 1000, "task/goal_state", m.vector(t, [1.0, 2.0, 3.0])))
+        events.append((t + 2000, "task/success", m.boolean(k / 10 >= success_after_s)))
+    for j in range(int(duration_s * 30) + 1):
+        t = t0 + j * 33_333_333 + 5_000_000
+        h, w = (24, 32) if resize_image_at is None or (t - t0) / 1e9 < resize_image_at else (12, 16)
+        img = np.full((h, w, 3), j % 250, np.uint8)
+        img[..., 1] = 7
+        events.append((t, "camera/image_raw", m.image(t, img)))
+    for j in range(int(duration_s * 100) + 1):
+        t = t0 + j * 10_000_000 + 3_000_000
+        q = 0.01 * j
+        events.append((t, "ee_pose", m.pose(t, p0 + STEP * (q * 10))))  # follows the target
+        events.append((t, "joint_states", m.joints(t, JOINTS, [q, -q, 0.02, 0.02])))
+    events.sort(key=lambda e: e[0])
+    for t, rel, data in events:
+        if rel in skip:
+            continue
+        if silence and rel == silence[0] and silence[1] <= (t - t0) / 1e9 < silence[2]:
+            continue
+        writer.write(f"{NS}/{rel}", data, t)
