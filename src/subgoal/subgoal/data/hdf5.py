@@ -139,6 +139,10 @@ def validate_demo(
     return problems
 
 
+def _as_2d(a: np.ndarray) -> np.ndarray:
+    return a[:, None] if a.ndim == 1 else a.reshape(a.shape[0], int(np.prod(a.shape[1:])))
+
+
 def _read_group(g: Any, key_map: Mapping[str, str], keys: Sequence[str] | None) -> dict[str, np.ndarray]:
     out = {}
     for name in g:
@@ -208,7 +212,7 @@ def load_dataset(
                     name=name,
                     obs=obs,
                     next_obs=next_obs,
-                    actions=np.asarray(g["actions"][()], np.float32).reshape(n, -1),
+                    actions=_as_2d(np.asarray(g["actions"][()], np.float32)),
                     rewards=np.asarray(g["rewards"][()], np.float32) if "rewards" in g else np.zeros(n, np.float32),
                     dones=np.asarray(g["dones"][()], np.float32) if "dones" in g else np.zeros(n, np.float32),
                     attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in g.attrs.items()},
