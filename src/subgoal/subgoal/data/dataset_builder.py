@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from subgoal.data.bag_metadata import METADATA_FILE, read_metadata
-from subgoal.data.bag_reader import BagReadError, Series, decode_rgb, decode_vector, list_topics, read_series
+from subgoal.data.bag_reader import BagReadError, decode_rgb, decode_vector, list_topics, read_series
 from subgoal.data.dataset_config import EXTRACTORS, DatasetConfig, ObsSource
 from subgoal.data.hdf5 import HASH_ATTR, Demo, dataset_hash, validate_demo
 from subgoal.data.session import INDEX_FILE, Session, is_bag_dir
