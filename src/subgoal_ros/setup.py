@@ -11,6 +11,7 @@ from setuptools import find_packages, setup
 PACKAGE = "subgoal_ros"
 NODES = {
     "heartbeat": "subgoal_ros.heartbeat:main",
+    "sim": "subgoal_ros.sim_node:main",
 }
 
 setup(

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from subgoal.runtime.heartbeat import HeartbeatCore
 from subgoal_ros.conversions import STATUS_QOS, diagnostics_msg
+from subgoal_ros.node_main import run_node
 
 
 class HeartbeatNode(Node):
@@ -51,16 +50,7 @@ class HeartbeatNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = HeartbeatNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(HeartbeatNode, args, "heartbeat")
 
 
 if __name__ == "__main__":
