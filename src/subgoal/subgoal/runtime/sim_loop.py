@@ -110,7 +110,7 @@ class SimLoop:
         lag = target - sim.time
         dt_tick = 1.0 / cfg.control_hz
         if lag > cfg.max_catchup_s:  # host too slow: let sim time fall behind instead of jumping
-            self._sim0 += lag - cfg.max_catchup_s
+            self._sim0 -= lag - cfg.max_catchup_s
             lag = cfg.max_catchup_s
         if lag >= dt_tick:
             t_before = sim.time
