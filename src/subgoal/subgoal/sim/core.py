@@ -25,6 +25,7 @@ from subgoal.sim.tasks.base import ACTION_SCALE
 
 log = logging.getLogger(__name__)
 POLICY_DT = 0.1  # one 10 Hz action
+LEASH = 0.05  # max distance (m) of the equilibrium position from the measured EE under actions
 
 
 @functools.lru_cache(maxsize=16)
@@ -235,15 +236,26 @@ class Sim:
         return float((np.clip(g, -1.0, 1.0) + 1.0) / 2.0 * self.robot.gripper.max_width)
 
     def apply_action(self, action: np.ndarray, duration_s: float = POLICY_DT) -> bool:
-        """Execute one 10 Hz action: equilibrium = EE + a[:3]*ACTION_SCALE (home orientation),
-        gripper width from a[3]; then step ``duration_s``. Returns False if the target was rejected."""
+        """Execute one 10 Hz action and step ``duration_s``. Returns False if the target was rejected.
+
+        The equilibrium position moves by ``a[:3] * ACTION_SCALE`` from where it was (like a teleop
+        twist integrated into the equilibrium pose), kept on a ``LEASH`` around the measured EE so
+        a blocked arm cannot wind up a large spring force; orientation stays at home; ``a[3]``
+        maps [-1, 1] to the gripper width [0, max].
+        """
         action = np.asarray(action, dtype=np.float64).reshape(-1)
         if action.shape != (4,):
             raise ValueError(f"action must have 4 values (dx, dy, dz, gripper), got shape {action.shape}")
         ok = True
         if np.all(np.isfinite(action)):
             a = np.clip(action, -1.0, 1.0)
-            ok = self.set_equilibrium_pose(self.ee_pose()[0] + a[:3] * ACTION_SCALE, self._home_quat)
+            ee = self.ee_pose()[0]
+            target = self.controller.pos_target + a[:3] * ACTION_SCALE
+            offset = target - ee
+            dist = np.linalg.norm(offset)
+            if dist > LEASH:
+                target = ee + offset * (LEASH / dist)
+            ok = self.set_equilibrium_pose(target, self._home_quat)
             self.set_gripper(self._width_from_action(a[3]))
         else:
             ok = False

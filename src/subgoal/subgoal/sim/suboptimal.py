@@ -16,8 +16,9 @@ import numpy as np
 class SuboptimalExpert:
     """Wraps an expert action with random-walk detours taken with probability ``p`` per step."""
 
-    walk_steps: tuple[int, int] = (3, 8)  # random-walk length range (10 Hz steps, inclusive)
-    noise: float = 0.3  # per-step Gaussian noise added to the walk direction (action units)
+    walk_steps: tuple[int, int] = (1, 2)  # random-walk length range (10 Hz steps, inclusive)
+    speed: float = 0.5  # walk speed (action units)
+    noise: float = 0.2  # per-step Gaussian noise added to the walk direction (action units)
     _left: int = 0
     _direction: np.ndarray | None = None
 
@@ -40,5 +41,5 @@ class SuboptimalExpert:
             return expert_action
         self._left -= 1
         action = expert_action.copy()
-        action[:3] = np.clip(self._direction + self.noise * rng.normal(size=3), -1.0, 1.0)
+        action[:3] = np.clip(self.speed * self._direction + self.noise * rng.normal(size=3), -1.0, 1.0)
         return action  # the gripper keeps the expert's command: detours, not drops

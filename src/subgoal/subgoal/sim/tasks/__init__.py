@@ -8,6 +8,8 @@ from subgoal.sim.tasks.base import Task
 # name -> (module under subgoal.sim.tasks, class name)
 TASKS: dict[str, tuple[str, str]] = {
     "reach": ("reach", "ReachTask"),
+    "push": ("push", "PushTask"),
+    "pick_place": ("pick_place", "PickPlaceTask"),
 }
 
 

@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from subgoal.sim.core import Sim
 
-ACTION_SCALE = 0.04  # metres of EE motion per unit action per 10 Hz step (0.4 m/s at |a| = 1)
+ACTION_SCALE = 0.03  # metres of equilibrium motion per unit action per 10 Hz step (0.3 m/s at |a| = 1)
 GOAL_RGBA = (0.1, 0.85, 0.2, 0.45)
 
 
@@ -52,9 +52,9 @@ def add_cube(spec: mujoco.MjSpec, name: str, half: float, rgba, mass: float = 0.
 
 
 def toward(sim: "Sim", target: np.ndarray, gripper: float, gain: float = 1.0) -> np.ndarray:
-    """Action moving the EE straight toward ``target`` (clipped to the action box)."""
+    """Action moving the equilibrium (and so the EE) straight toward ``target`` (clipped to the box)."""
     action = np.empty(4)
-    action[:3] = np.clip(gain * (np.asarray(target) - sim.ee_pose()[0]) / ACTION_SCALE, -1.0, 1.0)
+    action[:3] = np.clip(gain * (np.asarray(target) - sim.equilibrium_pose()[0]) / ACTION_SCALE, -1.0, 1.0)
     action[3] = gripper
     return action
 
