@@ -1,0 +1,164 @@
+"""Always-on safety for every command that goes to the arm's impedance controller.
+
+Order of checks in :meth:`SafetyFilter.filter` (each one counted and logged once):
+1. e-stop latched → hold the pose where the e-stop happened, until :meth:`reset_estop`;
+2. state (ee pose) missing, stale, or non-finite → hold the last safe command;
+3. external force above ``max_force`` → back off along the force (away from the contact);
+4. target non-finite / bad quaternion → hold; otherwise
+5. limit the step from the current equilibrium: ``max_step`` translation, ``max_rotation`` per period
+   (both also bound the commanded velocity), then clamp into the workspace box.
+Why the reference is the *last command* and not the measured pose: the impedance controller tracks
+the equilibrium; limiting relative to the measured EE would let a blocked arm wind up force.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    workspace_low: tuple[float, float, float] = (0.25, -0.4, 0.0)   #: box (base frame, m)
+    workspace_high: tuple[float, float, float] = (0.85, 0.4, 0.55)
+    max_step: float = 0.01          #: max translation of the equilibrium per control period (m)
+    max_rotation: float = 0.1       #: max rotation of the equilibrium per control period (rad)
+    max_force: float = 30.0         #: external force (N) above which the command backs off
+    backoff: float = 0.01           #: how far (m) to back off along the external force
+    stale_periods: float = 2.0      #: inputs older than this many control periods are stale
+    max_gripper: float = 0.08       #: gripper opening range [0, max] (m)
+
+    def __post_init__(self) -> None:
+        lo, hi = np.asarray(self.workspace_low, float), np.asarray(self.workspace_high, float)
+        if lo.shape != (3,) or hi.shape != (3,) or not np.all(lo < hi):
+            raise ValueError(f"workspace needs low < high (3 values each), got {self.workspace_low} / {self.workspace_high}")
+        for name in ("max_step", "max_rotation", "max_force", "backoff", "stale_periods", "max_gripper"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+
+
+@dataclass
+class Pose:
+    pos: np.ndarray
+    quat: np.ndarray  # wxyz
+
+    def finite(self) -> bool:
+        return bool(np.all(np.isfinite(self.pos)) and np.all(np.isfinite(self.quat)))
+
+
+def _unit_quat(q: np.ndarray, tol: float = 1e-2) -> np.ndarray | None:
+    q = np.asarray(q, float)
+    n = float(np.linalg.norm(q))
+    if q.shape != (4,) or not np.isfinite(n) or abs(n - 1.0) > tol:
+        return None
+    return q / n
+
+
+def quat_angle(a: np.ndarray, b: np.ndarray) -> float:
+    d = abs(float(np.clip(np.dot(a, b), -1.0, 1.0)))
+    return 2.0 * float(np.arccos(d))
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    if np.dot(a, b) < 0:
+        b = -b
+    d = float(np.clip(np.dot(a, b), -1.0, 1.0))
+    if d > 0.9995:
+        q = a + t * (b - a)
+        return q / np.linalg.norm(q)
+    th = np.arccos(d)
+    return (np.sin((1 - t) * th) * a + np.sin(t * th) * b) / np.sin(th)
+
+
+@dataclass
+class SafetyFilter:
+    limits: SafetyLimits = field(default_factory=SafetyLimits)
+    period_s: float = 0.05
+    counts: Counter = field(default_factory=Counter)
+    last: Pose | None = None          #: last command sent (what the arm holds)
+    estop_pose: Pose | None = None
+    _logged: set = field(default_factory=set)
+
+    def _event(self, kind: str, detail: str = "") -> None:
+        self.counts[kind] += 1
+        if kind not in self._logged:
+            self._logged.add(kind)
+            log.warning("safety: %s %s (logged once; counted in diagnostics)", kind, detail)
+
+    @property
+    def estopped(self) -> bool:
+        return self.estop_pose is not None
+
+    def estop(self, ee: Pose | None) -> None:
+        """Latch the e-stop: hold where the arm is (or the last command if the state is unknown)."""
+        if self.estop_pose is None:
+            hold = ee if ee is not None and ee.finite() else self.last
+            self.estop_pose = Pose(hold.pos.copy(), hold.quat.copy()) if hold is not None else None
+            self._event("estop")
+            if self.estop_pose is None:  # nothing known to hold: still latched, no command
+                self.estop_pose = Pose(np.full(3, np.nan), np.full(4, np.nan))
+
+    def reset_estop(self) -> None:
+        self.estop_pose = None
+        self._logged.discard("estop")
+
+    def stale(self, stamp_s: float | None, now_s: float) -> bool:
+        return stamp_s is None or now_s - stamp_s > self.limits.stale_periods * self.period_s
+
+    def filter(self, now_s: float, ee: Pose | None, ee_stamp_s: float | None, target: Pose | None,
+               force: np.ndarray | None = None) -> Pose | None:
+        """The command to send this period, or None when there is nothing safe to send yet."""
+        L = self.limits
+        if self.estop_pose is not None:
+            return self._hold(self.estop_pose) if self.estop_pose.finite() else None
+        if ee is None or self.stale(ee_stamp_s, now_s) or not ee.finite():
+            self._event("state_stale_or_invalid")
+            return self._hold(self.last)
+        if self.last is None:  # first command starts where the arm is
+            self.last = Pose(ee.pos.copy(), ee.quat.copy())
+        if force is not None and np.all(np.isfinite(force)) and np.linalg.norm(force) > L.max_force:
+            self._event("force_backoff", f"|F|={np.linalg.norm(force):.1f} N")
+            f = np.asarray(force, float)
+            return self._emit(Pose(ee.pos + L.backoff * f / np.linalg.norm(f), self.last.quat))
+        if target is None:
+            self._event("no_target")
+            return self._hold(self.last)
+        quat = _unit_quat(target.quat)
+        if quat is None or not np.all(np.isfinite(target.pos)):
+            self._event("target_invalid", f"pos={target.pos} quat={target.quat}")
+            return self._hold(self.last)
+        step = np.asarray(target.pos, float) - self.last.pos
+        n = float(np.linalg.norm(step))
+        if n > L.max_step:
+            self._event("step_limited")
+            step *= L.max_step / n
+        ang = quat_angle(self.last.quat, quat)
+        if ang > L.max_rotation:
+            self._event("rotation_limited")
+            quat = slerp(self.last.quat, quat, L.max_rotation / ang)
+        return self._emit(Pose(self.last.pos + step, quat))
+
+    def _emit(self, pose: Pose) -> Pose:
+        clamped = np.clip(pose.pos, self.limits.workspace_low, self.limits.workspace_high)
+        if not np.array_equal(clamped, pose.pos):
+            self._event("workspace_clamped")
+        self.last = Pose(clamped, np.asarray(pose.quat, float) / np.linalg.norm(pose.quat))
+        return self.last
+
+    def _hold(self, pose: Pose | None) -> Pose | None:
+        if pose is None:
+            return None
+        self.last = Pose(pose.pos.copy(), pose.quat.copy())
+        return self.last
+
+    def gripper(self, width: float | None) -> float | None:
+        if width is None or not np.isfinite(width):
+            if width is not None:
+                self._event("gripper_invalid")
+            return None
+        return float(np.clip(width, 0.0, self.limits.max_gripper))

@@ -1,0 +1,143 @@
+"""Core of the residual controller node: policy target (or teleop) → safe equilibrium pose.
+
+    command = safety( ee + P(ee → target) + scale · residual(obs) )
+
+Sources, by priority: e-stop (latched) > teleop (while its twist is fresh) > policy target (while
+fresh) > hold. Every input carries the stamp it arrived with; anything older than
+``stale_periods`` control periods is ignored, so a dead policy node makes the arm hold within two
+periods (the node keeps publishing the held pose, so the robot-side impedance controller never sees
+a gap either).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from subgoal.control import PGains, Pose, ResidualComposer, SafetyFilter, SafetyLimits, p_step
+
+ResidualFn = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass
+class ControllerConfig:
+    control_rate_hz: float = 20.0        #: rate of equilibrium_pose commands
+    kp_x: float = 1.0                    #: P gains toward the policy target (seed 001 ch. 6: 1, 1, 0.3)
+    kp_y: float = 1.0
+    kp_z: float = 1.0
+    residual_scale: float = 1.0          #: 0 disables the learned residual
+    max_residual: float = 0.02           #: m; larger residuals are dropped for that step
+    teleop_timeout_s: float = 0.3        #: teleop overrides the policy while its twist is this fresh
+    max_step: float = 0.01               #: m per period (SafetyLimits)
+    max_rotation: float = 0.1            #: rad per period
+    max_force: float = 30.0              #: N, then back off
+    stale_periods: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.control_rate_hz > 0:
+            raise ValueError(f"control_rate_hz must be > 0, got {self.control_rate_hz!r}")
+        PGains((self.kp_x, self.kp_y, self.kp_z))  # validates
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / self.control_rate_hz
+
+    def limits(self) -> SafetyLimits:
+        return SafetyLimits(max_step=self.max_step, max_rotation=self.max_rotation, max_force=self.max_force,
+                            stale_periods=self.stale_periods)
+
+
+@dataclass
+class Stamped:
+    value: object
+    stamp_s: float
+
+
+@dataclass
+class ControlOutput:
+    pose: Pose | None
+    gripper: float | None
+    source: str                           #: estop | teleop | policy | hold | idle
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class ControllerCore:
+    def __init__(self, config: ControllerConfig, residual_fn: ResidualFn | None = None) -> None:
+        self.config = config
+        self.gains = PGains((config.kp_x, config.kp_y, config.kp_z))
+        self.safety = SafetyFilter(config.limits(), config.period_s)
+        self.composer = ResidualComposer(config.residual_scale, config.max_residual)
+        self.residual_fn = residual_fn
+        self.ee: Stamped | None = None
+        self.force: Stamped | None = None
+        self.target: Stamped | None = None
+        self.policy_gripper: Stamped | None = None
+        self.teleop_twist: Stamped | None = None
+        self.teleop_gripper: Stamped | None = None
+
+    # inputs --------------------------------------------------------------
+    def on_ee_pose(self, pos, quat, stamp_s: float) -> None:
+        self.ee = Stamped(Pose(np.asarray(pos, float), np.asarray(quat, float)), stamp_s)
+
+    def on_wrench(self, force, stamp_s: float) -> None:
+        self.force = Stamped(np.asarray(force, float), stamp_s)
+
+    def on_target(self, pos, quat, stamp_s: float) -> None:
+        self.target = Stamped(Pose(np.asarray(pos, float), np.asarray(quat, float)), stamp_s)
+
+    def on_policy_gripper(self, width: float, stamp_s: float) -> None:
+        self.policy_gripper = Stamped(float(width), stamp_s)
+
+    def on_teleop(self, linear, stamp_s: float) -> None:
+        self.teleop_twist = Stamped(np.asarray(linear, float), stamp_s)
+
+    def on_teleop_gripper(self, width: float, stamp_s: float) -> None:
+        self.teleop_gripper = Stamped(float(width), stamp_s)
+
+    def estop(self) -> None:
+        self.safety.estop(self.ee.value if self.ee else None)
+
+    def reset_estop(self) -> None:
+        self.safety.reset_estop()
+
+    # loop ----------------------------------------------------------------
+    def _fresh(self, s: Stamped | None, now_s: float, timeout_s: float) -> bool:
+        return s is not None and now_s - s.stamp_s <= timeout_s
+
+    def step(self, now_s: float) -> ControlOutput:
+        cfg, saf = self.config, self.safety
+        stale_s = cfg.stale_periods * cfg.period_s
+        ee = self.ee.value if self.ee else None
+        ee_stamp = self.ee.stamp_s if self.ee else None
+        force = self.force.value if self._fresh(self.force, now_s, stale_s) else None
+        gripper = None
+        desired: Pose | None = None
+        if saf.estopped:
+            source = "estop"
+        elif self._fresh(self.teleop_twist, now_s, cfg.teleop_timeout_s) and saf.last is not None:
+            source = "teleop"
+            desired = Pose(saf.last.pos + self.teleop_twist.value * cfg.period_s, saf.last.quat)
+            if self._fresh(self.teleop_gripper, now_s, cfg.teleop_timeout_s):
+                gripper = self.teleop_gripper.value
+        elif self._fresh(self.target, now_s, stale_s) and ee is not None:
+            source = "policy"
+            tgt = self.target.value
+            step = p_step(ee.pos, tgt.pos, self.gains)
+            if self.residual_fn is not None:
+                obs = {"ee_pos": ee.pos, "ee_quat": ee.quat, "goal_pos": tgt.pos,
+                       "force": force if force is not None else np.zeros(3)}
+                try:
+                    residual = self.residual_fn(obs)
+                except (ValueError, RuntimeError, FloatingPointError):
+                    self.composer.counts["residual_error"] += 1
+                    residual = None
+                step = self.composer.compose(step, residual)
+            desired = Pose(ee.pos + step, tgt.quat)
+            if self._fresh(self.policy_gripper, now_s, stale_s):
+                gripper = self.policy_gripper.value
+        else:
+            source = "hold" if saf.last is not None else "idle"
+        # hold / idle: no target, so the filter holds the last command (or the current pose at start)
+        pose = saf.filter(now_s, ee, ee_stamp, desired, force)
+        return ControlOutput(pose, saf.gripper(gripper), source, {**saf.counts, **self.composer.counts})
