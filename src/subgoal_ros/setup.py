@@ -12,6 +12,7 @@ PACKAGE = "subgoal_ros"
 NODES = {
     "heartbeat": "subgoal_ros.heartbeat:main",
     "sim": "subgoal_ros.sim_node:main",
+    "residual_controller": "subgoal_ros.residual_controller_node:main",
 }
 
 setup(

@@ -1,0 +1,189 @@
+"""``residual_controller`` lifecycle node: policy target / teleop → safe ``equilibrium_pose``.
+
+Thin shell over :class:`subgoal.runtime.controller.ControllerCore`. configure: build the core, load
+the residual bundle (refuses a wrong/missing bundle with the loader's message); activate: start
+commanding; deactivate: stop commanding (the arm's impedance controller holds the last pose).
+``autostart`` (default true) configures and activates at startup so `subgoal bringup` needs no
+lifecycle manager; on a robot set it false and drive the transitions from a manager.
+E-stop: ``estop`` topic (std_msgs/Bool, true latches) or ``estop`` service; ``reset_estop`` service.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, TwistStamped, WrenchStamped
+from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from std_msgs.msg import Bool, Float64
+from std_srvs.srv import Trigger
+
+from subgoal.runtime.controller import ControllerConfig, ControllerCore
+from subgoal.runtime.diagnostics import RateLatencyMonitor
+from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, diagnostics_msg, to_time
+from subgoal_ros.node_main import run_node
+
+#: parameters that may change at runtime, with their allowed ranges (rclpy rejects values outside)
+DYNAMIC = {"residual_scale": (0.0, 2.0), "max_step": (0.0005, 0.05), "max_force": (1.0, 100.0),
+           "max_rotation": (0.001, 0.5)}
+
+
+class ResidualControllerNode(LifecycleNode):
+    def __init__(self) -> None:
+        super().__init__("residual_controller")
+        defaults = ControllerConfig()
+        for name in ControllerConfig.__dataclass_fields__:
+            lo_hi = DYNAMIC.get(name)
+            desc = ParameterDescriptor(description=f"ControllerConfig.{name}", read_only=lo_hi is None)
+            if lo_hi:
+                desc.floating_point_range = [FloatingPointRange(from_value=lo_hi[0], to_value=lo_hi[1])]
+            self.declare_parameter(name, getattr(defaults, name), desc)
+        self.declare_parameter("residual_bundle", "", ParameterDescriptor(
+            description="model bundle dir with kind 'residual' ('' = base controller only)", read_only=True))
+        self.declare_parameter("frame_id", "base", ParameterDescriptor(read_only=True))
+        self.declare_parameter("autostart", True, ParameterDescriptor(read_only=True))
+        self.add_on_set_parameters_callback(self._on_params)
+        self.core: ControllerCore | None = None
+        self.monitor: RateLatencyMonitor | None = None
+        self._last_source = "idle"
+        if self.get_parameter("autostart").value:
+            self._autostart = self.create_timer(0.0, self._do_autostart)
+
+    def _do_autostart(self) -> None:
+        self.destroy_timer(self._autostart)
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            cfg = ControllerConfig(**{n: self.get_parameter(n).value for n in ControllerConfig.__dataclass_fields__})
+            residual = None
+            bundle = self.get_parameter("residual_bundle").value
+            if bundle:
+                from subgoal.runtime.residual_model import ResidualModel
+
+                residual = ResidualModel(bundle)
+        except Exception as exc:  # noqa: BLE001 - any load problem must refuse the transition, with its message
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.core = ControllerCore(cfg, residual)
+        self.monitor = RateLatencyMonitor(self.get_fully_qualified_name(), expected_hz=cfg.control_rate_hz)
+        self.frame_id = self.get_parameter("frame_id").value
+        self.pub_eq = self.create_lifecycle_publisher(PoseStamped, "equilibrium_pose", COMMAND_QOS)
+        self.pub_grip = self.create_lifecycle_publisher(Float64, "gripper/command", COMMAND_QOS)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", STATUS_QOS)
+        c = self.core
+        self._subs = [
+            self.create_subscription(PoseStamped, "ee_pose", self._on_ee, SENSOR_QOS),
+            self.create_subscription(WrenchStamped, "ee_wrench", lambda m: c.on_wrench(
+                (m.wrench.force.x, m.wrench.force.y, m.wrench.force.z), self._now()), SENSOR_QOS),
+            self.create_subscription(PoseStamped, "policy/target_pose", self._on_target, COMMAND_QOS),
+            self.create_subscription(Float64, "policy/gripper", lambda m: c.on_policy_gripper(m.data, self._now()),
+                                     COMMAND_QOS),
+            self.create_subscription(TwistStamped, "teleop/twist", lambda m: c.on_teleop(
+                (m.twist.linear.x, m.twist.linear.y, m.twist.linear.z), self._now()), COMMAND_QOS),
+            self.create_subscription(Float64, "teleop/gripper", lambda m: c.on_teleop_gripper(m.data, self._now()),
+                                     COMMAND_QOS),
+            self.create_subscription(Bool, "estop", self._on_estop_topic, COMMAND_QOS),
+        ]
+        self._srvs = [self.create_service(Trigger, "estop", self._on_estop_srv),
+                      self.create_service(Trigger, "reset_estop", self._on_reset_estop)]
+        self._timer = self.create_timer(cfg.period_s, self._tick)
+        self._diag_timer = self.create_timer(1.0, self._diagnostics)
+        self.get_logger().info(f"configured: {cfg.control_rate_hz} Hz, residual "
+                               f"{'from ' + bundle if residual else 'off (base P controller only)'}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().info("active: commanding equilibrium_pose")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().info("inactive: no commands (the arm holds its last equilibrium)")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        for t in (self._timer, self._diag_timer):
+            self.destroy_timer(t)
+        for s in self._subs:
+            self.destroy_subscription(s)
+        for s in self._srvs:
+            self.destroy_service(s)
+        self.destroy_lifecycle_publisher(self.pub_eq)
+        self.destroy_lifecycle_publisher(self.pub_grip)
+        self.core = None
+        return TransitionCallbackReturn.SUCCESS
+
+    # ------------------------------------------------------------------ inputs
+    def _on_ee(self, m: PoseStamped) -> None:
+        p, o = m.pose.position, m.pose.orientation
+        self.core.on_ee_pose((p.x, p.y, p.z), (o.w, o.x, o.y, o.z), self._now())
+
+    def _on_target(self, m: PoseStamped) -> None:
+        p, o = m.pose.position, m.pose.orientation
+        self.core.on_target((p.x, p.y, p.z), (o.w, o.x, o.y, o.z), self._now())
+
+    def _on_estop_topic(self, m: Bool) -> None:
+        if m.data:
+            self.core.estop()
+
+    def _on_estop_srv(self, _req, resp: Trigger.Response) -> Trigger.Response:
+        self.core.estop()
+        resp.success, resp.message = True, "e-stop latched: holding; call reset_estop to resume"
+        return resp
+
+    def _on_reset_estop(self, _req, resp: Trigger.Response) -> Trigger.Response:
+        self.core.reset_estop()
+        resp.success, resp.message = True, "e-stop released"
+        return resp
+
+    def _on_params(self, params) -> SetParametersResult:
+        # ranges are enforced by the descriptors; here the accepted values reach the core
+        if self.core is not None:
+            for p in params:
+                if p.name == "residual_scale":
+                    self.core.composer.scale = float(p.value)
+                elif p.name in ("max_step", "max_force", "max_rotation"):
+                    import dataclasses
+                    self.core.safety.limits = dataclasses.replace(self.core.safety.limits, **{p.name: float(p.value)})
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ loop
+    def _tick(self) -> None:
+        t0 = time.perf_counter()
+        now = self._now()
+        out = self.core.step(now)
+        if out.source != self._last_source:
+            self.get_logger().info(f"source: {self._last_source} -> {out.source}")
+            self._last_source = out.source
+        if out.pose is not None:
+            msg = PoseStamped()
+            msg.header.stamp, msg.header.frame_id = to_time(now), self.frame_id
+            msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, out.pose.pos)
+            o = msg.pose.orientation
+            o.w, o.x, o.y, o.z = map(float, out.pose.quat)
+            self.pub_eq.publish(msg)
+        if out.gripper is not None:
+            self.pub_grip.publish(Float64(data=out.gripper))
+        self.monitor.tick(time.monotonic(), latency_s=time.perf_counter() - t0)
+
+    def _diagnostics(self) -> None:
+        extra = {"source": self._last_source, "estop": self.core.safety.estopped}
+        extra.update({f"event_{k}": v for k, v in {**self.core.safety.counts, **self.core.composer.counts}.items()})
+        st = self.monitor.status(time.monotonic(), extra)
+        st.values["step_time_p99_ms"] = st.values.pop("latency_p99_ms", "nan")
+        st.values["step_time_p50_ms"] = st.values.pop("latency_p50_ms", "nan")
+        self.pub_diag.publish(diagnostics_msg([st], self._now()))
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(ResidualControllerNode, args, "residual_controller")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
