@@ -3,10 +3,9 @@
 Data → agent → loop → bundle, once for all three algorithms:
 
 * ``load_goal_dataset`` reads a robomimic-layout HDF5 (``data/demo_i/{obs,next_obs}/<key>``,
-  ``actions``, ``rewards``, ``dones``) with h5py and refuses garbage with a clear message: NaN/inf in
-  observations, actions or rewards and actions outside the declared range are errors naming the demo
-  and step; zero-length demos are skipped and counted. (``subgoal.data.hdf5`` was not there when this
-  was written; swap the reader when it lands — the checks here stay.)
+  ``actions``, ``rewards``, ``dones``) through ``subgoal.data.hdf5`` and refuses garbage: NaN/inf in
+  observations, actions or rewards and actions outside the declared range are errors naming the demo;
+  zero-length demos are skipped and counted (recorded in the bundle card).
 * ``RunConfig`` — dataset / output / loop options shared by the three CLIs, dataclass → ``--help``.
 * ``train_offline`` — seeded loop with tqdm, TensorBoard (``runs/<name>/``), checkpoints that resume
   exactly, and the bundle export (policy.onnx, value.onnx where the agent has a value, model.json).
@@ -18,7 +17,6 @@ import dataclasses
 import importlib
 import json
 import logging
-import re
 import shlex
 import sys
 import time
@@ -29,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from subgoal.algos.buffers import GoalDataset
+from subgoal.data.hdf5 import DatasetError
 from subgoal.data.relabel import RelabelConfig
 from subgoal.train.common import (CHECKPOINT_DIRNAME, ConfigError, MetricLogger, checkpoint_exists,
                                   config_to_dict, load_checkpoint, progress, require, save_checkpoint,
@@ -41,10 +40,6 @@ STATE_KEYS = ("ee_pos", "ee_quat", "gripper_width", "object_state")
 ALGOS = {"iql": ("subgoal.algos.iql", "IQL", "IQLConfig"),
          "awac": ("subgoal.algos.awac", "AWAC", "AWACConfig"),
          "bc": ("subgoal.algos.bc", "BC", "BCConfig")}
-
-
-class DatasetError(ValueError):
-    """The dataset is malformed or holds values training must not see (NaN, out-of-range actions)."""
 
 
 @dataclass
@@ -65,6 +60,8 @@ class RunConfig:
     """obs key holding the commanded goal (used by the relabeler's 'keep' source if present)"""
     achieved_key: str = "auto"
     """obs key whose next value is the achieved goal; auto: object_state[:G], or ee_pos when no object"""
+    key_map: Literal["none", "robomimic"] = "none"
+    """obs key names of the file: ours, or robomimic/robosuite's (robot0_eef_pos -> ee_pos, ...)"""
     action_low: float = -1.0
     """declared lower bound of every action dim (file attr data.action_low overrides); outside = error"""
     action_high: float = 1.0
@@ -109,107 +106,72 @@ class RunConfig:
 
 
 # --------------------------------------------------------------------------------------------- data
-def _demo_names(group: Any) -> list[str]:
-    def key(n: str) -> tuple[int, str]:
-        m = re.search(r"(\d+)$", n)
-        return (int(m.group(1)) if m else -1, n)
-    return sorted(group.keys(), key=key)
-
-
-def _finite(name: str, arr: np.ndarray, where: str) -> None:
-    if not np.all(np.isfinite(arr)):
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise DatasetError(f"{where}: {name} has a non-finite value ({float(arr[tuple(bad)])}) at step {int(bad[0])}")
-
-
 def load_goal_dataset(path: str | Path, obs_keys: tuple[str, ...] = STATE_KEYS, goal_key: str = "goal_state",
-                      achieved_key: str = "auto", action_low: float = -1.0, action_high: float = 1.0) -> GoalDataset:
-    """Read a robomimic-layout HDF5 into a ``GoalDataset`` (see module docstring for the checks)."""
+                      achieved_key: str = "auto", action_low: float = -1.0, action_high: float = 1.0,
+                      key_map: str = "none") -> GoalDataset:
+    """Read a robomimic-layout HDF5 into a ``GoalDataset`` through ``subgoal.data.hdf5.load_dataset``.
+
+    Zero-length demos are skipped and counted; any other problem (NaN/inf anywhere, actions outside
+    the declared range, missing keys) is a ``DatasetError`` naming file, demo and what is wrong. The
+    declared action range is the file's ``action_low/high`` attrs, else ``action_low/high`` given here.
+    ``key_map='robomimic'`` maps robomimic/robosuite names (``robot0_eef_pos`` → ``ee_pos`` …).
+    """
     import h5py
+
+    from subgoal.data.hdf5 import ROBOMIMIC_KEY_MAP, load_dataset
 
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such dataset file")
-    chunks: dict[str, list[np.ndarray]] = {k: [] for k in ("obs", "next_obs", "actions", "ach", "goal")}
-    ends: list[int] = []
-    skipped: list[str] = []
-    total = 0
     with h5py.File(path, "r") as f:
-        if "data" not in f:
-            raise DatasetError(f"{path}: no 'data' group (not robomimic layout)")
-        data = f["data"]
-        low = np.asarray(data.attrs.get("action_low", action_low), np.float32)
-        high = np.asarray(data.attrs.get("action_high", action_high), np.float32)
-        names = _demo_names(data)
-        if not names:
-            raise DatasetError(f"{path}: 'data' has no demos")
-        first = data[names[0]]
-        for k in ("obs", "next_obs", "actions"):
-            if k not in first:
-                raise DatasetError(f"{path}/data/{names[0]}: missing {k!r} (robomimic layout needs obs, next_obs, actions)")
-        avail = set(first["obs"].keys())
-        missing = [k for k in obs_keys if k not in avail]
-        if missing:
-            raise DatasetError(f"{path}: obs keys {missing} not in the dataset; it has {sorted(avail)}")
-        dims = {k: int(np.prod(first["obs"][k].shape[1:])) for k in obs_keys}
-        goal_dim = int(np.prod(first["obs"][goal_key].shape[1:])) if goal_key in avail else None
-        if achieved_key == "auto":
-            if goal_dim is None:
-                raise DatasetError(f"{path}: achieved_key=auto needs the goal key {goal_key!r}; it has {sorted(avail)}")
-            obj = int(np.prod(first["obs"]["object_state"].shape[1:])) if "object_state" in avail else 0
-            achieved_key = "object_state" if obj >= goal_dim else "ee_pos"
-            log.info("achieved goal = %s[:%d] (goal %s has %d dims)", achieved_key, goal_dim, goal_key, goal_dim)
-        if achieved_key not in avail:
-            raise DatasetError(f"{path}: achieved_key {achieved_key!r} not in the dataset; it has {sorted(avail)}")
-        ach_dim = goal_dim or int(np.prod(first["obs"][achieved_key].shape[1:]))
-        for name in names:
-            demo = data[name]
-            where = f"{path}/data/{name}"
-            n = int(demo["actions"].shape[0])
-            if n == 0:
-                skipped.append(name)
-                continue
-            flat = lambda grp, k: np.asarray(grp[k], np.float32).reshape(n, -1)  # noqa: E731
-            try:
-                o = np.concatenate([flat(demo["obs"], k) for k in obs_keys], 1)
-                no = np.concatenate([flat(demo["next_obs"], k) for k in obs_keys], 1)
-                ach = flat(demo["next_obs"], achieved_key)[:, :ach_dim]
-                goal = flat(demo["obs"], goal_key) if goal_dim is not None else None
-            except KeyError as exc:
-                raise DatasetError(f"{where}: missing obs key {exc}") from exc
-            except ValueError as exc:
-                raise DatasetError(f"{where}: obs/next_obs lengths disagree with actions ({n}): {exc}") from exc
-            act = np.asarray(demo["actions"], np.float32).reshape(n, -1)
-            for label, arr in (("obs", o), ("next_obs", no), ("actions", act)):
-                _finite(label, arr, where)
-            if "rewards" in demo:
-                _finite("rewards", np.asarray(demo["rewards"], np.float64).reshape(n, -1), where)
-            out = (act < low - 1e-6) | (act > high + 1e-6)
-            if out.any():
-                s, d = np.argwhere(out)[0]
-                raise DatasetError(f"{where}: {int(out.any(1).sum())} of {n} actions outside the declared range "
-                                   f"[{low.min():g}, {high.max():g}]; first at step {s}, dim {d}: {act[s, d]:g}")
-            chunks["obs"].append(o); chunks["next_obs"].append(no); chunks["actions"].append(act)
-            chunks["ach"].append(ach)
-            if goal is not None:
-                chunks["goal"].append(goal[:, :ach_dim])
-            total += n
-            ends.append(total)
-    if not ends:
-        raise DatasetError(f"{path}: every demo is empty ({len(skipped)} skipped)")
-    if skipped:
-        log.warning("%s: skipped %d zero-length demo(s): %s", path, len(skipped), ", ".join(skipped[:10]))
-    act_dim = chunks["actions"][0].shape[1]
+        attrs = f["data"].attrs if "data" in f else {}
+        declared = "action_low" in attrs and "action_high" in attrs
+    wanted = sorted(set(obs_keys) | {goal_key} | ({achieved_key} if achieved_key != "auto" else {"ee_pos", "object_state"}))
+    kmap = ROBOMIMIC_KEY_MAP if key_map == "robomimic" else None
+    ds = load_dataset(path, obs_keys=None, key_map=kmap, on_bad="skip",
+                      action_low=None if declared else [action_low], action_high=None if declared else [action_high])
+    empty = [name for name, why in ds.skipped if why.startswith("zero-length")]
+    bad = [f"{name}: {why}" for name, why in ds.skipped if not why.startswith("zero-length")]
+    if bad:
+        raise DatasetError(f"{path}: {len(bad)} bad demo(s); first: {bad[0]}")
+    if not ds.demos:
+        raise DatasetError(f"{path}: no usable demos ({len(empty)} zero-length skipped)")
+    if empty:
+        log.warning("%s: skipped %d zero-length demo(s): %s", path, len(empty), ", ".join(empty[:10]))
+    first = ds.demos[0]
+    avail = set(first.obs)
+    missing = [k for k in obs_keys if k not in avail]
+    if missing:
+        raise DatasetError(f"{path}: obs keys {missing} not in the dataset; it has {sorted(avail)}")
+    size = lambda k: int(np.prod(first.obs[k].shape[1:]))  # noqa: E731
+    goal_dim = size(goal_key) if goal_key in avail else None
+    if achieved_key == "auto":
+        if goal_dim is None:
+            raise DatasetError(f"{path}: achieved_key=auto needs the goal key {goal_key!r}; it has {sorted(avail)}")
+        obj = size("object_state") if "object_state" in avail else 0
+        achieved_key = "object_state" if obj >= goal_dim else "ee_pos"
+        log.info("achieved goal = %s[:%d] (goal %s has %d dims)", achieved_key, goal_dim, goal_key, goal_dim)
+    if achieved_key not in avail:
+        raise DatasetError(f"{path}: achieved_key {achieved_key!r} not in the dataset; it has {sorted(avail)}")
+    g = goal_dim or size(achieved_key)
+    flat = lambda a: np.asarray(a, np.float32).reshape(len(a), -1)  # noqa: E731
+    cat = lambda fn: np.concatenate([fn(d) for d in ds.demos])  # noqa: E731
+    low = np.asarray(ds.action_low, np.float32)
+    high = np.asarray(ds.action_high, np.float32)
+    act_dim = first.actions.shape[1]
     return GoalDataset(
-        obs=np.concatenate(chunks["obs"]), actions=np.concatenate(chunks["actions"]),
-        next_obs=np.concatenate(chunks["next_obs"]), achieved_next=np.concatenate(chunks["ach"]),
-        episode_ends=np.asarray(ends, np.int64),
+        obs=cat(lambda d: np.concatenate([flat(d.obs[k]) for k in obs_keys], 1)),
+        next_obs=cat(lambda d: np.concatenate([flat(d.next_obs[k]) for k in obs_keys], 1)),
+        actions=cat(lambda d: d.actions.astype(np.float32)),
+        achieved_next=cat(lambda d: flat(d.next_obs[achieved_key])[:, :g]),
+        commanded=cat(lambda d: flat(d.obs[goal_key])[:, :g]) if goal_dim is not None else None,
+        episode_ends=np.cumsum([d.num_samples for d in ds.demos]).astype(np.int64),
         action_low=np.broadcast_to(low, (act_dim,)).astype(np.float32),
         action_high=np.broadcast_to(high, (act_dim,)).astype(np.float32),
-        commanded=np.concatenate(chunks["goal"]) if chunks["goal"] else None,
-        obs_keys=list(obs_keys), obs_dims=dims, goal_key=achieved_key,
-        info={"skipped_empty_demos": len(skipped), "episodes": len(ends), "transitions": total,
-              "achieved_key": achieved_key, "commanded_key": goal_key if goal_dim is not None else None})
+        obs_keys=list(obs_keys), obs_dims={k: size(k) for k in obs_keys}, goal_key=achieved_key,
+        info={"skipped_empty_demos": len(empty), "episodes": len(ds.demos), "transitions": ds.total,
+              "achieved_key": achieved_key, "commanded_key": goal_key if goal_dim is not None else None,
+              "content_sha256": ds.sha256, "unused_keys": sorted(avail - set(wanted))})
 
 
 # --------------------------------------------------------------------------------------------- CLI
@@ -262,6 +224,7 @@ def _card_meta(data: GoalDataset, run: RunConfig, agent: Any) -> dict[str, Any]:
             "low": data.action_low.tolist(), "high": data.action_high.tolist(),
         },
         "training": {"dataset": str(run.dataset), "dataset_sha256": sha256_file(run.dataset),
+                     "dataset_content_sha256": data.info.get("content_sha256"),
                      "command": shlex.join(["subgoal", *sys.argv[1:]]) if sys.argv else "",
                      "seed": run.seed, "episodes": data.info["episodes"], "transitions": data.info["transitions"],
                      "skipped_empty_demos": data.info["skipped_empty_demos"]},
@@ -279,7 +242,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     if run.threads:
         torch.set_num_threads(run.threads)
     data = load_goal_dataset(run.dataset, run.obs_keys, run.goal_key, run.achieved_key,
-                             run.action_low, run.action_high)
+                             run.action_low, run.action_high, run.key_map)
     log.info("%s: %d episodes, %d transitions, obs %d + goal %d -> action %d", run.dataset,
              data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
     agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
