@@ -84,6 +84,18 @@ class RunConfig:
     """continue from the checkpoint in run_dir (exactly: weights, Adam, RNG, step)"""
     progress_bar: bool = True
     """show a tqdm bar"""
+    eval_task: str = ""
+    """sim task for seeded success-rate evaluation (reach, push, …); empty: no sim evaluation"""
+    eval_every: int = 0
+    """steps between sim evaluations of the torch policy (0: only the final one, on the exported bundle)"""
+    eval_episodes: int = 50
+    """seeded episodes per evaluation (episode i uses seed eval_seed + i)"""
+    eval_seed: int = 10_000
+    """first seed of the evaluation episodes (keep it apart from the data-collection seeds)"""
+    eval_robot: str = "panda"
+    """robot of the sim evaluation"""
+    eval_video: bool = True
+    """save a video of the first episode of the final evaluation to run_dir/eval.mp4"""
 
     def __post_init__(self) -> None:
         self.dataset, self.out = Path(self.dataset), Path(self.out)
@@ -93,6 +105,8 @@ class RunConfig:
         require(self.threads >= 0, "threads", self.threads, "must be >= 0")
         require(self.log_every > 0, "log_every", self.log_every, "must be > 0")
         require(self.checkpoint_every > 0, "checkpoint_every", self.checkpoint_every, "must be > 0")
+        require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
+        require(self.eval_episodes > 0, "eval_episodes", self.eval_episodes, "must be > 0")
         require(self.action_low < self.action_high, "action_low/action_high",
                 (self.action_low, self.action_high), "low must be < high")
         if self.obs == "latent" and self.obs_keys == STATE_KEYS:
@@ -277,12 +291,36 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
                 t_last, s_last = now, step
                 logger.scalars(metrics, step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in metrics.items() if k.startswith("losses/")})
+            if run.eval_task and run.eval_every and step % run.eval_every == 0 and step < run.steps:
+                from subgoal.train.sim_eval import agent_policy, evaluate_in_sim
+                act = meta["action"]
+                policy = agent_policy(agent, data.obs_keys, *(np.asarray(act[k], np.float32)
+                                                              for k in ("scale", "offset", "low", "high")))
+                agent.train_mode(False)
+                ev = evaluate_in_sim(policy, run.eval_task, run.eval_robot, run.eval_episodes, run.eval_seed,
+                                     goal_key=run.goal_key)
+                agent.train_mode(True)
+                logger.scalars(ev, step)
+                log.info("step %d: %s", step, ev)
             if step % run.checkpoint_every == 0 or step == run.steps:
                 save_checkpoint(run_dir, modules=agent.modules(), optimizers=agent.optimizers(),
                                 counters={"step": step}, np_rng=rng, config=config)
         bar.close()
     agent.train_mode(False)
-    write_agent_bundle(agent, algo, run.out, meta, config, metrics={**metrics, "train/steps": step})
+    card = write_agent_bundle(agent, algo, run.out, meta, config, metrics={**metrics, "train/steps": step})
+    if run.eval_task:
+        # the final number is measured on the exported bundle through ONNX Runtime (the node's code path)
+        from subgoal.train.sim_eval import bundle_policy, evaluate_in_sim
+        ev = evaluate_in_sim(bundle_policy(run.out), run.eval_task, run.eval_robot, run.eval_episodes,
+                             run.eval_seed, goal_key=run.goal_key,
+                             video=run_dir / "eval.mp4" if run.eval_video else None)
+        ev = {**ev, "eval/task": run.eval_task, "eval/seed": run.eval_seed}  # type: ignore[dict-item]
+        card.metrics.update(ev)
+        card.save(run.out)
+        with MetricLogger(run_dir / "tb") as logger:
+            logger.scalars({k: v for k, v in ev.items() if isinstance(v, float)}, step)
+        log.info("final sim evaluation of %s: %s", run.out, ev)
+        metrics = {**metrics, **ev}
     return metrics
 
 
