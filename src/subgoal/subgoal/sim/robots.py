@@ -66,10 +66,9 @@ RETHINK_GRIPPER = GripperSpec(
     finger_bodies=("l_finger", "r_finger", "l_finger_tip", "r_finger_tip"),
 )
 
-# Rotation with the gripper pointing straight down (z_ee = -z_world); the yaw is each robot's
-# natural one at its robosuite init pose, so home stays far from joint limits.
-_DOWN_PANDA = (0.0, 0.7071067811865476, 0.7071067811865476, 0.0)
-_DOWN_SAWYER = (0.0, 0.0, 1.0, 0.0)
+# TCP pointing straight down (z_ee = -z_world) with x_ee = +y_world: on both grippers the fingers
+# then close along world y, so the same scripted grasps and pushes work for both arms.
+_DOWN = (0.0, 0.7071067811865476, 0.7071067811865476, 0.0)
 
 ROBOTS: dict[str, RobotSpec] = {
     "panda": RobotSpec(
@@ -80,7 +79,7 @@ ROBOTS: dict[str, RobotSpec] = {
         ros_joint_names=tuple(f"panda_joint{i}" for i in range(1, 8)),
         ros_finger_names=("panda_finger_joint1", "panda_finger_joint2"),
         seed_qpos=(0.0, np.pi / 16, 0.0, -np.pi / 2 - np.pi / 3, 0.0, np.pi - 0.2, np.pi / 4),
-        home_quat=_DOWN_PANDA,
+        home_quat=_DOWN,
         gripper=PANDA_GRIPPER,
     ),
     "sawyer": RobotSpec(
@@ -90,8 +89,8 @@ ROBOTS: dict[str, RobotSpec] = {
         joints=tuple(f"right_j{i}" for i in range(7)),
         ros_joint_names=tuple(f"right_j{i}" for i in range(7)),
         ros_finger_names=("right_gripper_l_finger_joint", "right_gripper_r_finger_joint"),
-        seed_qpos=(0.0, -1.18, 0.0, 2.18, 0.0, 0.57, 3.3161),
-        home_quat=_DOWN_SAWYER,
+        seed_qpos=(0.0, -1.18, 0.0, 2.18, 0.0, 0.57, 3.3161 - 1.5 * np.pi),  # wrist mid-range
+        home_quat=_DOWN,
         gripper=RETHINK_GRIPPER,
     ),
 }

@@ -10,6 +10,8 @@ TASKS: dict[str, tuple[str, str]] = {
     "reach": ("reach", "ReachTask"),
     "push": ("push", "PushTask"),
     "pick_place": ("pick_place", "PickPlaceTask"),
+    "insert": ("insert", "InsertTask"),
+    "drawer_object": ("drawer_object", "DrawerObjectTask"),
 }
 
 
