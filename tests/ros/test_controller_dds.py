@@ -140,11 +140,7 @@ def test_out_of_range_parameter_is_rejected(graph):
 def test_wrong_bundle_refuses_to_configure(tmp_path, ros_domain_id):
     from subgoal.bringup import resolve_executable
     exe = resolve_executable("subgoal_ros", "residual_controller")
-    p = subprocess.Popen([str(exe), "--ros-args", "-r", "__ns:=/wrongbundle", "-p", f"residual_bundle:={tmp_path}"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out, _ = p.communicate(timeout=8)
-    except subprocess.TimeoutExpired:
-        p.send_signal(signal.SIGINT)
-        out, _ = p.communicate(timeout=10)
-    assert "configure failed" in out and "model.json" in out, out
+    r = subprocess.run([str(exe), "--ros-args", "-r", "__ns:=/wrongbundle", "-p", f"residual_bundle:={tmp_path}"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "cannot start: configure failed" in r.stderr and "model.json" in r.stderr, r.stderr

@@ -32,6 +32,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, name: s
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except NodeStartupError as exc:  # e.g. an autostarting lifecycle node whose configure failed
+        print(f"{name}: cannot start: {exc}", file=sys.stderr, flush=True)
+        rc = 2
     except Exception:
         if rclpy.ok():  # a real error while running, not the shutdown race
             rc = 1

@@ -22,7 +22,7 @@ from std_srvs.srv import Trigger
 from subgoal.runtime.controller import ControllerConfig, ControllerCore
 from subgoal.runtime.diagnostics import RateLatencyMonitor
 from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, diagnostics_msg, to_time
-from subgoal_ros.node_main import run_node
+from subgoal_ros.node_main import NodeStartupError, run_node
 
 #: parameters that may change at runtime, with their allowed ranges (rclpy rejects values outside)
 DYNAMIC = {"residual_scale": (0.0, 2.0), "max_step": (0.0005, 0.05), "max_force": (1.0, 100.0),
@@ -47,13 +47,16 @@ class ResidualControllerNode(LifecycleNode):
         self.core: ControllerCore | None = None
         self.monitor: RateLatencyMonitor | None = None
         self._last_source = "idle"
+        self._configure_error = ""
         if self.get_parameter("autostart").value:
             self._autostart = self.create_timer(0.0, self._do_autostart)
 
     def _do_autostart(self) -> None:
         self.destroy_timer(self._autostart)
-        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-            self.trigger_activate()
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            # without a lifecycle manager nobody could retry: exit with the reason (code 2)
+            raise NodeStartupError(f"configure failed: {self._configure_error}")
+        self.trigger_activate()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -69,6 +72,7 @@ class ResidualControllerNode(LifecycleNode):
 
                 residual = ResidualModel(bundle)
         except Exception as exc:  # noqa: BLE001 - any load problem must refuse the transition, with its message
+            self._configure_error = str(exc)
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self.core = ControllerCore(cfg, residual)
