@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from subgoal.runtime.observations import gripper_width, joint_obs
 from subgoal.data.bag_metadata import METADATA_FILE, read_metadata
 from subgoal.data.bag_reader import BagReadError, decode_rgb, decode_vector, list_topics, read_series
 from subgoal.data.dataset_config import EXTRACTORS, DatasetConfig, ObsSource
@@ -111,7 +112,7 @@ def _make_topic_decoder(sources: list[ObsSource], cfg: DatasetConfig) -> Callabl
             elif kind == "pose.position":
                 p = msg.pose.position
                 out[s.key] = np.array([p.x, p.y, p.z], np.float32)
-            elif kind == "pose.orientation":
+            elif kind == "pose.orientation":  # x, y, z, w like the message (runtime.observations)
                 q = msg.pose.orientation
                 out[s.key] = np.array([q.x, q.y, q.z, q.w], np.float32)
             elif kind in ("joints.arm", "joints.finger_width"):
@@ -124,13 +125,13 @@ def _make_topic_decoder(sources: list[ObsSource], cfg: DatasetConfig) -> Callabl
                     pos = pos[[names.index(n) for n in ref]]
                 if pos.shape[0] != len(ref):
                     raise BagReadError(f"{where}: {len(ref)} joint names but {pos.shape[0]} positions")
-                is_finger = np.array([finger in n for n in ref], bool)
                 if kind == "joints.arm":
-                    out[s.key] = pos[~is_finger].astype(np.float32)
+                    out[s.key] = joint_obs(ref, pos, finger)["joint_pos"]
                 else:
-                    if not is_finger.any():
-                        raise BagReadError(f"{where}: no joint name contains {finger!r} for {s.key}")
-                    out[s.key] = np.array([pos[is_finger].sum()], np.float32)
+                    try:
+                        out[s.key] = np.array([gripper_width(ref, pos, finger)], np.float32)
+                    except ValueError as exc:
+                        raise BagReadError(f"{where}: {exc} for {s.key}") from exc
             elif kind == "float":
                 out[s.key] = np.array([msg.data], np.float32)
             elif kind == "bool":
