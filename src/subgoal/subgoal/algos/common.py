@@ -102,10 +102,41 @@ class GoalAgent:
         opt = self.optimizer
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if self.world_size > 1:
+            self._allreduce_grads()
         opt.step()
         self.after_step()
         self.total_steps += 1
         return info
+
+    @property
+    def world_size(self) -> int:
+        """Processes training this agent together (``torch.distributed`` initialized), else 1."""
+        import torch.distributed as dist
+        return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+    def _allreduce_grads(self) -> None:
+        """Average gradients over processes with ONE flat all-reduce (what DDP does, without wrapping
+        every submodule): each rank's loss is a mean over its B/N samples, so the average of the ranks'
+        gradients is the gradient of the mean over all B samples — the single-process step."""
+        import torch.distributed as dist
+        params = [p for m in self.trainable().values() for p in m.parameters() if p.grad is not None]
+        flat = torch.cat([p.grad.reshape(-1) for p in params])
+        dist.all_reduce(flat)
+        flat /= self.world_size
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad.copy_(flat[offset:offset + n].view_as(p.grad))
+            offset += n
+
+    def broadcast_parameters(self, src: int = 0) -> None:
+        """Make every rank start from rank ``src``'s weights and normalizer (call once before training)."""
+        import torch.distributed as dist
+        if self.world_size > 1:
+            for m in self.modules().values():
+                for t in [*m.parameters(), *m.buffers()]:
+                    dist.broadcast(t.data, src)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One gradient step; metrics as floats (``losses/…``, ``charts/…``)."""

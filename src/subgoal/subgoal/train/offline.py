@@ -17,7 +17,9 @@ import dataclasses
 import importlib
 import json
 import logging
+import os
 import shlex
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -76,6 +78,8 @@ class RunConfig:
     """torch CPU threads (0: leave torch's default)"""
     device: str = "cpu"
     """torch device"""
+    nproc: int = 1
+    """processes (torchrun, gloo): each takes batch_size/nproc samples, gradients are averaged"""
     log_every: int = 500
     """steps between TensorBoard scalars"""
     checkpoint_every: int = 10_000
@@ -103,6 +107,8 @@ class RunConfig:
         require(self.batch_size > 0, "batch_size", self.batch_size, "must be > 0")
         require(self.seed >= 0, "seed", self.seed, "must be >= 0")
         require(self.threads >= 0, "threads", self.threads, "must be >= 0")
+        require(self.nproc >= 1 and self.batch_size % self.nproc == 0, "nproc", self.nproc,
+                f"must be >= 1 and divide batch_size={self.batch_size}")
         require(self.log_every > 0, "log_every", self.log_every, "must be > 0")
         require(self.checkpoint_every > 0, "checkpoint_every", self.checkpoint_every, "must be > 0")
         require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
@@ -206,6 +212,12 @@ def run_offline(algo: str, args: Any) -> int:
         run_cfg = dataclass_from_args(RunConfig, args)
         relabel = dataclass_from_args(RelabelConfig, args)  # a --prior weight > 0 errors: no prior model here
         algo_cfg = dataclass_from_args(cfg_cls, args)
+        if run_cfg.nproc > 1 and "WORLD_SIZE" not in os.environ:
+            # re-launch this same command under torchrun; each rank re-parses it and trains its share
+            cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   f"--nproc-per-node={run_cfg.nproc}", "-m", "subgoal.cli.main", *_without_nproc(sys.argv[1:])]
+            log.info("launching %d processes: %s", run_cfg.nproc, shlex.join(cmd))
+            return subprocess.call(cmd)
         train_offline(algo, algo_cfg, run_cfg, relabel)
     except (ConfigError, DatasetError) as exc:
         log.error("subgoal train %s: %s", algo, exc)
@@ -252,7 +264,8 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
 
     from subgoal.algos.buffers import GoalReplay
 
-    rng = seed_everything(run.seed)
+    world, rank = _init_distributed()
+    rng = seed_everything(run.seed)  # same seed on every rank: identical initial weights
     if run.threads:
         torch.set_num_threads(run.threads)
     data = load_goal_dataset(run.dataset, run.obs_keys, run.goal_key, run.achieved_key,
@@ -261,7 +274,10 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
              data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
     agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
     agent.set_normalization(data.obs, data.achieved_next)
+    if world > 1:  # each rank draws its own batches
+        rng = np.random.default_rng([run.seed, rank])
     replay = GoalReplay(data, relabel, prior=prior, rng=rng, device=run.device)
+    per_rank_batch = run.batch_size // world
     run_dir = run.resolved_run_dir
     meta = _card_meta(data, run, agent)
     config = {"algorithm": algo, "run": run, "relabel": relabel, "algo": algo_cfg,
@@ -273,15 +289,19 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
                               f"it or choose another --run-dir/--out")
         state = load_checkpoint(run_dir, modules=agent.modules(), optimizers=agent.optimizers(), np_rng=rng)
         step = agent.total_steps = int(state["counters"]["step"])
+        if world > 1:  # the checkpoint holds rank 0's sampler state: give every rank its own stream again
+            rng.bit_generator.state = np.random.default_rng([run.seed, rank, step]).bit_generator.state
         log.info("resumed %s at step %d", run_dir, step)
+    agent.broadcast_parameters()
     metrics: dict[str, float] = {}
     t_last, s_last = time.perf_counter(), step
-    with MetricLogger(run_dir / "tb") as logger:
+    main_rank = rank == 0
+    with MetricLogger(run_dir / "tb" if main_rank else None) as logger:
         bar = progress(run.steps, initial=step, desc=f"{algo} {run.out.name}",
-                       disable=None if run.progress_bar else True)
+                       disable=None if (run.progress_bar and main_rank) else True)
         agent.train_mode(True)
         while step < run.steps:
-            info = agent.update_tensors(replay.sample(run.batch_size))
+            info = agent.update_tensors(replay.sample(per_rank_batch))
             step += 1
             bar.update(1)
             if step % run.log_every == 0 or step == run.steps:
@@ -291,7 +311,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
                 t_last, s_last = now, step
                 logger.scalars(metrics, step)
                 bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in metrics.items() if k.startswith("losses/")})
-            if run.eval_task and run.eval_every and step % run.eval_every == 0 and step < run.steps:
+            if main_rank and run.eval_task and run.eval_every and step % run.eval_every == 0 and step < run.steps:
                 from subgoal.train.sim_eval import agent_policy, evaluate_in_sim
                 act = meta["action"]
                 policy = agent_policy(agent, data.obs_keys, *(np.asarray(act[k], np.float32)
@@ -302,11 +322,16 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
                 agent.train_mode(True)
                 logger.scalars(ev, step)
                 log.info("step %d: %s", step, ev)
-            if step % run.checkpoint_every == 0 or step == run.steps:
+            if main_rank and (step % run.checkpoint_every == 0 or step == run.steps):
                 save_checkpoint(run_dir, modules=agent.modules(), optimizers=agent.optimizers(),
                                 counters={"step": step}, np_rng=rng, config=config)
         bar.close()
     agent.train_mode(False)
+    if world > 1:
+        import torch.distributed as dist
+        dist.destroy_process_group()
+        if not main_rank:
+            return metrics
     card = write_agent_bundle(agent, algo, run.out, meta, config, metrics={**metrics, "train/steps": step})
     if run.eval_task:
         # the final number is measured on the exported bundle through ONNX Runtime (the node's code path)
@@ -322,6 +347,31 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
         log.info("final sim evaluation of %s: %s", run.out, ev)
         metrics = {**metrics, **ev}
     return metrics
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """argv minus ``--nproc N``: torchrun's own parser would take it for its --nproc-per-node
+    (ranks read the world size from the environment instead)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            out.append(a)
+    return out
+
+
+def _init_distributed() -> tuple[int, int]:
+    """(world size, rank): join the torchrun process group (gloo) when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 1, 0
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return world, dist.get_rank()
 
 
 def write_agent_bundle(agent: Any, algo: str, out: Path, meta: dict[str, Any], config: Any,
