@@ -12,6 +12,10 @@ PACKAGE = "subgoal_ros"
 NODES = {
     "heartbeat": "subgoal_ros.heartbeat:main",
     "sim": "subgoal_ros.sim_node:main",
+    "recorder": "subgoal_ros.recorder_node:main",
+    "teleop_controller": "subgoal_ros.teleop_controller_node:main",
+    "scripted_teleop": "subgoal_ros.scripted_teleop_node:main",
+    "record_runner": "subgoal_ros.record_runner_node:main",
     "residual_controller": "subgoal_ros.residual_controller_node:main",
 }
 
