@@ -1,6 +1,6 @@
 """Small synthetic tasks that exercise the goal-proposal methods in seconds, without a simulator.
 
-* ``PointMaze``: a 2-D point in [-1, 1]^2 with a wall on x = 0 from the floor up to ``gap_y``: a
+* ``PointMaze``: a 2-D point in [-1, 1]^2 with a thick wall |x| <= 0.1 from the floor up to ``gap_y``: a
   straight line between the two lower corners is infeasible, the path goes up through the gap.
   Scripted, noisy waypoint demos give the "data's T-step reach"; a held-out nearest-neighbour check
   tells whether a subgoal pair is reachable within T steps according to data never trained on.
@@ -19,39 +19,60 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PointMaze:
-    gap_y: float = 0.4  # the wall on x = 0 spans y in [-1, gap_y]; above it is the gap
-    max_step: float = 0.05  # largest move per step (the policy/action rate)
-    goal: tuple[float, float] = (0.7, -0.7)  # IRIS task goal (reward 1 within goal_radius)
+    gap_y: float = 0.4
+    """the wall spans y in [-1, gap_y]; above it is the gap"""
+    wall_half_width: float = 0.1
+    """the wall is the box |x| <= wall_half_width (thick, so no point is close to both sides)"""
+    max_step: float = 0.05
+    """largest move per step (the policy/action rate)"""
+    goal: tuple[float, float] = (0.7, -0.7)
+    """IRIS task goal (reward 1 within goal_radius)"""
     goal_radius: float = 0.1
 
     def crosses_wall(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """True where the straight segment a->b passes through the wall (vectorised over rows)."""
-        a, b = np.atleast_2d(a), np.atleast_2d(b)
-        side = np.sign(a[:, 0]) * np.sign(b[:, 0]) < 0
-        denom = np.where(np.abs(b[:, 0] - a[:, 0]) < 1e-12, 1e-12, b[:, 0] - a[:, 0])
-        t = -a[:, 0] / denom
-        y = a[:, 1] + t * (b[:, 1] - a[:, 1])
-        return side & (y <= self.gap_y)
+        """True where the straight segment a->b touches the wall box (Liang-Barsky, vectorised over rows)."""
+        a, b = np.atleast_2d(a).astype(np.float64), np.atleast_2d(b).astype(np.float64)
+        d = b - a
+        lo = np.array([-self.wall_half_width, -2.0])
+        hi = np.array([self.wall_half_width, self.gap_y])
+        t0, t1 = np.zeros(len(a)), np.ones(len(a))
+        ok = np.ones(len(a), bool)
+        for axis in range(2):
+            p, q0, q1 = d[:, axis], lo[axis] - a[:, axis], hi[axis] - a[:, axis]
+            par = np.abs(p) < 1e-12
+            ok &= ~(par & ((q0 > 0) | (q1 < 0)))  # parallel and outside the slab
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ta, tb = q0 / p, q1 / p
+            tmin, tmax = np.where(par, -np.inf, np.minimum(ta, tb)), np.where(par, np.inf, np.maximum(ta, tb))
+            t0, t1 = np.maximum(t0, tmin), np.minimum(t1, tmax)
+        return ok & (t0 <= t1)
 
     def step(self, s: np.ndarray, action: np.ndarray) -> np.ndarray:
-        """Move by ``action`` (clipped to max_step), stay inside the box, never through the wall."""
+        """Move by ``action`` (clipped to max_step), stay inside the box, never into the wall."""
         s, a = np.atleast_2d(s).astype(np.float64), np.atleast_2d(action).astype(np.float64)
         n = np.linalg.norm(a, axis=1, keepdims=True)
         a = a * np.minimum(1.0, self.max_step / np.maximum(n, 1e-12))
         nxt = np.clip(s + a, -1.0, 1.0)
         blocked = self.crosses_wall(s, nxt)
         nxt[blocked, 0] = s[blocked, 0]  # slide along the wall
+        still = self.crosses_wall(s, nxt)
+        nxt[still] = s[still]
         return nxt
 
-    def toward(self, s: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Greedy straight-line action toward ``target`` (the simple low-level used in toy evals)."""
-        return np.atleast_2d(target) - np.atleast_2d(s)
+    def free(self, p: np.ndarray) -> np.ndarray:
+        """True for points outside the wall."""
+        return ~self.crosses_wall(p, p)
 
     def expert_waypoint(self, s: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """Next point the scripted expert heads for: the gap first when the wall is in the way."""
-        if self.crosses_wall(s, target)[0]:
-            return np.array([0.0, 0.5 * (self.gap_y + 1.0)])
-        return target
+        """Next point the scripted expert heads for (rows): over the wall through the gap when it is in
+        the way: first the corner above the wall on its own side, then the one on the other side."""
+        s, target = np.atleast_2d(s).astype(np.float64), np.atleast_2d(target).astype(np.float64)
+        side = np.where(s[:, 0] > 0, 1.0, -1.0)
+        corner = np.stack([side * (self.wall_half_width + 0.15), np.full(len(s), self.gap_y + 0.25)], 1)
+        other = corner * [-1.0, 1.0]
+        go_own = (np.linalg.norm(s - corner, axis=1) > 2 * self.max_step) & self.crosses_wall(s, other)
+        way = np.where(go_own[:, None], corner, other)
+        return np.where(self.crosses_wall(s, target)[:, None], way, target)
 
     def reached_goal(self, s: np.ndarray) -> np.ndarray:
         return np.linalg.norm(np.atleast_2d(s) - np.asarray(self.goal), axis=1) < self.goal_radius
@@ -59,40 +80,42 @@ class PointMaze:
 
 def maze_demos(maze: PointMaze, n_demos: int, length: int, seed: int, noise: float = 0.3,
                goal_bias: float = 0.3) -> list[dict[str, np.ndarray]]:
-    """Noisy scripted demos: each heads for random waypoints (via the gap when needed).
+    """Noisy scripted demos (all simulated together): each heads for random waypoints, via the gap.
 
     With probability ``goal_bias`` a waypoint is the IRIS task goal, so some demos succeed and the
     reward signal exists. Returns per demo {"obs": T+1,2, "actions": T,2, "rewards": T, "dones": T}.
     """
     rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n_demos):
-        s = rng.uniform(-0.95, 0.95, size=2)
-        while maze.crosses_wall(s, s)[0] or abs(s[0]) < 0.05:
-            s = rng.uniform(-0.95, 0.95, size=2)
-        target = _random_target(rng, maze, goal_bias)
-        obs, acts, rews = [s.copy()], [], []
-        for _t in range(length):
-            if np.linalg.norm(target - s) < maze.max_step:
-                target = _random_target(rng, maze, goal_bias)
-            way = maze.expert_waypoint(s[None], target)
-            a = way - s
-            a = a / max(np.linalg.norm(a), 1e-9) * maze.max_step
-            a = a + noise * maze.max_step * rng.standard_normal(2)
-            s = maze.step(s, a)[0]
-            acts.append(a)
-            obs.append(s.copy())
-            rews.append(float(maze.reached_goal(s)[0]))
-        rews_a = np.asarray(rews, np.float32)
-        out.append({"obs": np.asarray(obs, np.float32), "actions": np.asarray(acts, np.float32),
-                    "rewards": rews_a, "dones": np.zeros_like(rews_a)})
-    return out
+    s = np.stack([_random_free(rng, maze) for _ in range(n_demos)])
+    target = np.stack([_random_target(rng, maze, goal_bias) for _ in range(n_demos)])
+    obs, acts, rews = [s.copy()], [], []
+    for _t in range(length):
+        done = np.linalg.norm(target - s, axis=1) < maze.max_step
+        for i in np.flatnonzero(done):
+            target[i] = _random_target(rng, maze, goal_bias)
+        a = maze.expert_waypoint(s, target) - s
+        a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9) * maze.max_step
+        a = a + noise * maze.max_step * rng.standard_normal(a.shape)
+        s = maze.step(s, a)
+        acts.append(a)
+        obs.append(s.copy())
+        rews.append(maze.reached_goal(s).astype(np.float32))
+    obs_a, acts_a, rews_a = np.stack(obs, 1), np.stack(acts, 1), np.stack(rews, 1)
+    return [{"obs": obs_a[i].astype(np.float32), "actions": acts_a[i].astype(np.float32), "rewards": rews_a[i],
+             "dones": np.zeros(length, np.float32)} for i in range(n_demos)]
+
+
+def _random_free(rng: np.random.Generator, maze: PointMaze) -> np.ndarray:
+    while True:
+        p = rng.uniform(-0.95, 0.95, size=2)
+        if maze.free(p)[0]:
+            return p
 
 
 def _random_target(rng: np.random.Generator, maze: PointMaze, goal_bias: float) -> np.ndarray:
     if rng.random() < goal_bias:
         return np.asarray(maze.goal, np.float64) + rng.normal(0, 0.03, 2)
-    return rng.uniform(-0.95, 0.95, size=2)
+    return _random_free(rng, maze)
 
 
 class ReachOracle:
