@@ -28,3 +28,7 @@ def read_counts():
         return a
 
     return check
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a test that records real-time episodes (tens of seconds)")
