@@ -16,7 +16,9 @@ NODES = {
     "teleop_controller": "subgoal_ros.teleop_controller_node:main",
     "scripted_teleop": "subgoal_ros.scripted_teleop_node:main",
     "record_runner": "subgoal_ros.record_runner_node:main",
+    "teleop": "subgoal_ros.teleop_node:main",
     "residual_controller": "subgoal_ros.residual_controller_node:main",
+    "policy": "subgoal_ros.policy_node:main",
 }
 
 setup(

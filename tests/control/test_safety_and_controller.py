@@ -35,8 +35,8 @@ def test_stale_policy_makes_the_arm_hold_within_two_periods():
     c = core()
     c.on_target(HOME + [0.005, 0, 0], Q, 0.0)
     first = c.step(0.01).pose.pos.copy()
-    c.on_ee_pose(first, Q, 0.2)
-    out = c.step(0.2)  # target is 0.2 s old > 2 periods (0.1 s)
+    c.on_ee_pose(first, Q, 0.3)
+    out = c.step(0.3)  # target is 0.3 s old > target_timeout_s (0.25 s)
     assert out.source == "hold"
     assert np.allclose(out.pose.pos, first)
 

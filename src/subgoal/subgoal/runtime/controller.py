@@ -3,10 +3,10 @@
     command = safety( ee + P(ee → target) + scale · residual(obs) )
 
 Sources, by priority: e-stop (latched) > teleop (while its twist is fresh) > policy target (while
-fresh) > hold. Every input carries the stamp it arrived with; anything older than
-``stale_periods`` control periods is ignored, so a dead policy node makes the arm hold within two
-periods (the node keeps publishing the held pose, so the robot-side impedance controller never sees
-a gap either).
+fresh) > hold. Every input carries the time it arrived; robot state older than ``stale_periods``
+control periods, or a policy target older than ``target_timeout_s`` (two periods of the 10 Hz policy
+plus jitter), is ignored, so a dead policy node makes the arm hold within two policy periods (the node
+keeps publishing the held pose, so the robot-side impedance controller never sees a gap either).
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class ControllerConfig:
     residual_scale: float = 1.0          #: 0 disables the learned residual
     max_residual: float = 0.02           #: m; larger residuals are dropped for that step
     teleop_timeout_s: float = 0.3        #: teleop overrides the policy while its twist is this fresh
+    target_timeout_s: float = 0.25       #: policy target older than this → hold (2 periods of a 10 Hz policy + jitter)
     max_step: float = 0.01               #: m per period (SafetyLimits)
     max_rotation: float = 0.1            #: rad per period
     max_force: float = 30.0              #: N, then back off
@@ -120,7 +121,7 @@ class ControllerCore:
             desired = Pose(saf.last.pos + self.teleop_twist.value * cfg.period_s, saf.last.quat)
             if self._fresh(self.teleop_gripper, now_s, cfg.teleop_timeout_s):
                 gripper = self.teleop_gripper.value
-        elif self._fresh(self.target, now_s, stale_s) and ee is not None:
+        elif self._fresh(self.target, now_s, cfg.target_timeout_s) and ee is not None:
             source = "policy"
             tgt = self.target.value
             step = p_step(ee.pos, tgt.pos, self.gains)
@@ -134,7 +135,7 @@ class ControllerCore:
                     residual = None
                 step = self.composer.compose(step, residual)
             desired = Pose(ee.pos + step, tgt.quat)
-            if self._fresh(self.policy_gripper, now_s, stale_s):
+            if self._fresh(self.policy_gripper, now_s, cfg.target_timeout_s):
                 gripper = self.policy_gripper.value
         else:
             source = "hold" if saf.last is not None else "idle"

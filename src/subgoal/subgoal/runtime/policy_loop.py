@@ -1,0 +1,81 @@
+"""Core of the policy node: keeps the freshest observation pieces and the current (sub)goal, and at
+each tick turns them into a target pose — or says precisely why it sends nothing.
+
+Sending nothing is the safe action: the controller holds when its target goes stale. Reasons are
+counted for ``/diagnostics``: ``no_goal``, ``missing:<key>``, ``stale:<key>``, ``input_error``,
+``output_nonfinite``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from subgoal.runtime.policy import PolicyCommand, PolicyCore, PolicyInputError, PolicyOutputError
+
+
+@dataclass
+class PolicyLoopConfig:
+    rate_hz: float = 10.0          #: policy rate (the datasets' action clock)
+    stale_periods: float = 2.0     #: an observation older than this many periods is not used
+
+    def __post_init__(self) -> None:
+        if not self.rate_hz > 0 or not self.stale_periods > 0:
+            raise ValueError(f"rate_hz and stale_periods must be > 0, got {self.rate_hz!r}, {self.stale_periods!r}")
+
+
+@dataclass
+class PolicyStep:
+    command: PolicyCommand | None
+    reason: str                     #: "ok" or why nothing is sent
+    source_stamp_s: float | None    #: newest header stamp among the inputs used (for latency)
+
+
+@dataclass
+class PolicyLoop:
+    core: PolicyCore
+    config: PolicyLoopConfig = field(default_factory=PolicyLoopConfig)
+    counts: Counter = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._obs: dict[str, tuple[np.ndarray, float, float]] = {}  # key -> (value, received_s, header_s)
+        self._goal: np.ndarray | None = None
+
+    def on_obs(self, values: dict[str, np.ndarray], received_s: float, header_s: float) -> None:
+        for k, v in values.items():
+            self._obs[k] = (np.asarray(v), received_s, header_s)
+
+    def on_goal(self, goal: np.ndarray) -> None:
+        self._goal = np.asarray(goal, np.float32).reshape(-1)
+
+    def clear_goal(self) -> None:
+        self._goal = None
+
+    def step(self, now_s: float) -> PolicyStep:
+        if self._goal is None:
+            return self._skip("no_goal")
+        max_age = self.config.stale_periods / self.config.rate_hz
+        obs, stamps = {}, []
+        for k in self.core.keys:
+            if k not in self._obs:
+                return self._skip(f"missing:{k}")
+            v, received, header = self._obs[k]
+            if now_s - received > max_age:
+                return self._skip(f"stale:{k}")
+            obs[k] = v
+            stamps.append(header)
+        if "ee_pos" in self._obs:  # needed for the absolute target even if the policy does not observe it
+            obs.setdefault("ee_pos", self._obs["ee_pos"][0])
+        try:
+            cmd = self.core.step(obs, self._goal)
+        except PolicyInputError:
+            return self._skip("input_error")
+        except PolicyOutputError:
+            return self._skip("output_nonfinite")
+        self.counts["ok"] += 1
+        return PolicyStep(cmd, "ok", max(stamps) if stamps else None)
+
+    def _skip(self, reason: str) -> PolicyStep:
+        self.counts[reason] += 1
+        return PolicyStep(None, reason, None)

@@ -1,0 +1,42 @@
+"""PolicyLoop: says why it sends nothing (no goal, missing/stale obs, NaN output) and counts it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from subgoal.runtime.policy import PolicyCore
+from subgoal.runtime.policy_loop import PolicyLoop, PolicyLoopConfig
+
+from .policy_bundles import make_policy_bundle
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    return PolicyLoop(PolicyCore(make_policy_bundle(tmp_path_factory.mktemp("b") / "p")), PolicyLoopConfig(rate_hz=10))
+
+
+def test_reasons_then_command(loop):
+    assert loop.step(0.0).reason == "no_goal"
+    loop.on_goal(np.array([0.5, 0.1, 0.2]))
+    assert loop.step(0.0).reason == "missing:ee_pos"
+    loop.on_obs({"ee_pos": np.array([0.5, 0.0, 0.3]), "ee_quat": np.array([1.0, 0, 0, 0])}, 0.0, 0.0)
+    loop.on_obs({"gripper_width": np.array([0.04])}, 0.0, -0.05)
+    st = loop.step(0.05)
+    assert st.reason == "ok" and st.source_stamp_s == 0.0
+    assert np.all(np.abs(st.command.target_pos - [0.5, 0.0, 0.3]) <= 0.01 + 1e-6)
+    assert loop.step(0.5).reason == "stale:ee_pos"
+    assert loop.counts["ok"] == 1 and loop.counts["stale:ee_pos"] == 1
+
+
+def test_nan_output_is_never_sent(tmp_path):
+    lp = PolicyLoop(PolicyCore(make_policy_bundle(tmp_path / "nan", poison=True)))
+    lp.on_goal(np.zeros(3))
+    lp.on_obs({"ee_pos": np.array([0.5, 0.0, 0.3]), "gripper_width": np.array([0.04])}, 0.0, 0.0)
+    st = lp.step(0.01)
+    assert st.command is None and st.reason == "output_nonfinite"
+
+
+def test_wrong_goal_size_is_an_input_error(loop):
+    loop.on_goal(np.zeros(5))
+    loop.on_obs({"ee_pos": np.array([0.5, 0.0, 0.3]), "gripper_width": np.array([0.04])}, 1.0, 1.0)
+    assert loop.step(1.0).reason == "input_error"
