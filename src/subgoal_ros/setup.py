@@ -19,6 +19,7 @@ NODES = {
     "teleop": "subgoal_ros.teleop_node:main",
     "residual_controller": "subgoal_ros.residual_controller_node:main",
     "policy": "subgoal_ros.policy_node:main",
+    "perception": "subgoal_ros.perception_node:main",
 }
 
 setup(

@@ -25,3 +25,20 @@ def make_policy_bundle(path: Path, poison: bool = False, goal_dim: int = 3) -> P
                          "high": [0.01, 0.01, 0.01, 0.08]},
                  atol=float("inf") if poison else 1e-4)
     return path
+
+
+def make_encoder_bundle(path: Path, image_size: int = 48, latent_dim: int = 8) -> Path:
+    """A random-weight beta-VAE encoder/decoder bundle (what `subgoal train vae` writes)."""
+    import numpy as np
+
+    from subgoal.models.vae import BetaVAE, VAEConfig
+    from subgoal.train import _goal_glue as glue
+    from subgoal.train.vae import exports
+
+    torch.manual_seed(0)
+    model = BetaVAE(VAEConfig(image_size=image_size, latent_dim=latent_dim, channels=8)).eval()
+    images = np.random.default_rng(0).integers(0, 255, (2, image_size, image_size, 3), dtype=np.uint8)
+    glue.write_bundle(path, name=path.name, kind="encoder", algorithm="beta_vae", exports=exports(model, images),
+                      training={}, metrics={}, extra={"latent_dim": latent_dim, "latent_kind": "continuous",
+                                                       "image_shape": [image_size, image_size, 3]})
+    return path
