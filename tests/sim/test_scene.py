@@ -49,3 +49,21 @@ def test_render_learning_camera_and_lowpoly():
     assert low.shape == (240, 320, 3) and np.abs(low.astype(int) - big.astype(int)).mean() > 0.5
     with pytest.raises(ValueError, match="unknown camera"):
         sim.render(camera="nope")
+
+
+def test_visual_mesh_decimation_keeps_shape_and_cuts_triangles():
+    from subgoal.sim.decimate import cluster_mesh
+
+    # a finely tessellated unit-ish sphere (20k faces)
+    u, v = np.meshgrid(np.linspace(0, np.pi, 101), np.linspace(0, 2 * np.pi, 101), indexing="ij")
+    vert = 0.05 * np.stack([np.sin(u) * np.cos(v), np.sin(u) * np.sin(v), np.cos(u)], -1).reshape(-1, 3)
+    idx = np.arange(101 * 101).reshape(101, 101)
+    face = np.concatenate([np.stack([idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:]], -1).reshape(-1, 3),
+                           np.stack([idx[:-1, :-1], idx[1:, 1:], idx[:-1, 1:]], -1).reshape(-1, 3)])
+    new_vert, new_face = cluster_mesh(vert, face, cell=0.006)
+    assert len(new_face) < len(face) / 5
+    assert np.allclose(np.ptp(new_vert, 0), np.ptp(vert, 0), atol=0.006)
+    assert new_face.max() < len(new_vert)
+    full = Sim(task="reach", mesh_cell=0.0).model
+    light = Sim(task="reach").model
+    assert light.nmeshface < full.nmeshface and light.nbody == full.nbody and light.nv == full.nv

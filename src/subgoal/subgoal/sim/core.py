@@ -18,7 +18,8 @@ from subgoal.sim.controller import CartesianImpedanceController, ImpedanceConfig
 from subgoal.sim.render import SceneRenderer
 from subgoal.sim.robots import RobotSpec, get_robot
 from subgoal.sim.safety import EquilibriumGuard, Workspace
-from subgoal.sim.scene import build_spec, scene_names, solve_home_qpos
+from subgoal.sim.decimate import decimate_visual_meshes
+from subgoal.sim.scene import GROUP_ROBOT_VISUAL, build_spec, scene_names, solve_home_qpos
 from subgoal.sim.suboptimal import SuboptimalExpert
 from subgoal.sim.tasks import Task, make_task
 from subgoal.sim.tasks.base import ACTION_SCALE
@@ -29,12 +30,17 @@ LEASH = 0.05  # max distance (m) of the equilibrium position from the measured E
 
 
 @functools.lru_cache(maxsize=16)
-def _compiled(robot_name: str, task_name: str, task_kwargs: tuple, control_hz: float
+def _compiled(robot_name: str, task_name: str, task_kwargs: tuple, control_hz: float, decimate_cell: float
               ) -> tuple[mujoco.MjModel, np.ndarray]:
     """Compile a scene once per process (mesh loading dominates: ~1 s) and solve its home pose."""
     robot = get_robot(robot_name)
     task = make_task(task_name, **dict(task_kwargs))
-    model = build_spec(robot, task, control_hz).compile()
+    spec = build_spec(robot, task, control_hz)
+    model = spec.compile()
+    if decimate_cell > 0:  # visual meshes only: physics is untouched
+        removed = decimate_visual_meshes(spec, model, GROUP_ROBOT_VISUAL, cell=decimate_cell)
+        model = spec.compile()
+        log.debug("decimated visual meshes: %d faces removed", removed)
     q_home = solve_home_qpos(model, robot)
     return model, q_home
 
@@ -45,7 +51,9 @@ class Sim:
     def __init__(self, robot: str = "panda", task: str = "reach", seed: int = 0, control_hz: float = 500.0,
                  camera_width: int = 48, camera_height: int = 48, camera: str = "front", lowpoly: bool = False,
                  impedance: ImpedanceConfig | None = None, workspace: Workspace | None = None,
-                 task_kwargs: dict | None = None):
+                 task_kwargs: dict | None = None, mesh_cell: float = 0.006):
+        """``mesh_cell``: vertex-clustering cell (m) for the visual meshes (see ``decimate``); 0 keeps
+        the full-detail meshes, ``lowpoly`` draws the collision geoms instead."""
         if not 100.0 <= float(control_hz) <= 2000.0:
             raise ValueError(f"control_hz must be in [100, 2000] (500-1000 recommended), got {control_hz!r}")
         if camera_width <= 0 or camera_height <= 0:
@@ -53,7 +61,10 @@ class Sim:
         self.robot: RobotSpec = get_robot(robot)
         task_kwargs = dict(task_kwargs or {})
         self.task: Task = make_task(task, **task_kwargs)  # validates name + kwargs before compiling
-        model, q_home = _compiled(robot, task, tuple(sorted(task_kwargs.items())), float(control_hz))
+        if not 0.0 <= float(mesh_cell) <= 0.02:
+            raise ValueError(f"mesh_cell must be in [0, 0.02] m (0 = full-detail meshes), got {mesh_cell!r}")
+        model, q_home = _compiled(robot, task, tuple(sorted(task_kwargs.items())), float(control_hz),
+                                  float(mesh_cell))
         self.model = model
         self.data = mujoco.MjData(model)
         self.task.bind(model)

@@ -31,7 +31,7 @@ TABLE_CENTER = (0.45, 0.0)
 GROUP_SCENE, GROUP_ROBOT_VISUAL, GROUP_MARKER, GROUP_ROBOT_COLLISION = 0, 1, 2, 3
 # Cameras: name -> (position, look-at point, vertical field of view in degrees)
 CAMERAS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float], float]] = {
-    "front": ((1.35, 0.0, 0.85), (0.45, 0.0, 0.08), 45.0),
+    "front": ((1.1, 0.0, 0.62), (0.5, 0.0, 0.06), 50.0),
     "side": ((0.55, -0.95, 0.55), (0.55, 0.0, 0.05), 45.0),
     "top": ((0.55, 0.0, 1.1), (0.55, 0.0, 0.0), 45.0),
 }
