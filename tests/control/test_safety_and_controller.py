@@ -138,3 +138,11 @@ def test_bad_limits_name_the_value():
         SafetyLimits(max_step=-1)
     with pytest.raises(ValueError, match="scale"):
         ResidualComposer(scale=float("nan"))
+
+
+def test_policy_output_carries_the_observation_stamp():
+    c = core()
+    c.on_target(HOME + [0.004, 0, 0], Q, 0.0, source_stamp_s=-0.03)
+    assert c.step(0.01).source_stamp_s == -0.03
+    c.on_teleop([0.1, 0, 0], 0.02)
+    assert c.step(0.02).source_stamp_s is None

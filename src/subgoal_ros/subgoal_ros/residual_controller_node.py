@@ -21,7 +21,7 @@ from std_srvs.srv import Trigger
 
 from subgoal.runtime.controller import ControllerConfig, ControllerCore
 from subgoal.runtime.diagnostics import RateLatencyMonitor
-from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, diagnostics_msg, to_time
+from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, diagnostics_msg, from_time, to_time
 from subgoal_ros.node_main import NodeStartupError, run_node
 
 #: parameters that may change at runtime, with their allowed ranges (rclpy rejects values outside)
@@ -130,7 +130,7 @@ class ResidualControllerNode(LifecycleNode):
 
     def _on_target(self, m: PoseStamped) -> None:
         p, o = m.pose.position, m.pose.orientation
-        self.core.on_target((p.x, p.y, p.z), (o.w, o.x, o.y, o.z), self._now())
+        self.core.on_target((p.x, p.y, p.z), (o.w, o.x, o.y, o.z), self._now(), from_time(m.header.stamp))
 
     def _on_estop_topic(self, m: Bool) -> None:
         if m.data:
@@ -167,7 +167,9 @@ class ResidualControllerNode(LifecycleNode):
             self._last_source = out.source
         if out.pose is not None:
             msg = PoseStamped()
-            msg.header.stamp, msg.header.frame_id = to_time(now), self.frame_id
+            # policy commands keep the stamp of the observation they came from (end-to-end latency)
+            msg.header.stamp = to_time(out.source_stamp_s if out.source_stamp_s is not None else now)
+            msg.header.frame_id = self.frame_id
             msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, out.pose.pos)
             o = msg.pose.orientation
             o.w, o.x, o.y, o.z = map(float, out.pose.quat)

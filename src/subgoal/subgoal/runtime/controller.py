@@ -60,6 +60,7 @@ class ControlOutput:
     pose: Pose | None
     gripper: float | None
     source: str                           #: estop | teleop | policy | hold | idle
+    source_stamp_s: float | None = None   #: stamp of the observation behind a policy command
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -76,6 +77,7 @@ class ControllerCore:
         self.policy_gripper: Stamped | None = None
         self.teleop_twist: Stamped | None = None
         self.teleop_gripper: Stamped | None = None
+        self._target_source_stamp: float | None = None
 
     # inputs --------------------------------------------------------------
     def on_ee_pose(self, pos, quat, stamp_s: float) -> None:
@@ -84,8 +86,11 @@ class ControllerCore:
     def on_wrench(self, force, stamp_s: float) -> None:
         self.force = Stamped(np.asarray(force, float), stamp_s)
 
-    def on_target(self, pos, quat, stamp_s: float) -> None:
+    def on_target(self, pos, quat, stamp_s: float, source_stamp_s: float | None = None) -> None:
+        """``source_stamp_s``: header stamp of the target (the camera/state stamp it was computed from),
+        carried to the output so pipeline latency can be measured end to end."""
         self.target = Stamped(Pose(np.asarray(pos, float), np.asarray(quat, float)), stamp_s)
+        self._target_source_stamp = source_stamp_s
 
     def on_policy_gripper(self, width: float, stamp_s: float) -> None:
         self.policy_gripper = Stamped(float(width), stamp_s)
@@ -141,4 +146,5 @@ class ControllerCore:
             source = "hold" if saf.last is not None else "idle"
         # hold / idle: no target, so the filter holds the last command (or the current pose at start)
         pose = saf.filter(now_s, ee, ee_stamp, desired, force)
-        return ControlOutput(pose, saf.gripper(gripper), source, {**saf.counts, **self.composer.counts})
+        stamp = self._target_source_stamp if source == "policy" else None
+        return ControlOutput(pose, saf.gripper(gripper), source, {**saf.counts, **self.composer.counts}, stamp)
