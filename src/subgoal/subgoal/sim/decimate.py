@@ -56,5 +56,6 @@ def decimate_visual_meshes(spec: mujoco.MjSpec, model: mujoco.MjModel, visual_gr
         for geom in spec.geoms:
             if geom.meshname == name:
                 geom.meshname = f"{name}_lo"
+        spec.delete(spec.mesh(name))
         removed += nface - len(new_face)
     return removed
