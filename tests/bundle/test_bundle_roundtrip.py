@@ -47,7 +47,7 @@ def test_roundtrip_matches_torch_and_card(bundle_dir):
     card = json.loads((bundle_dir / "model.json").read_text())
     assert card["kind"] == "policy" and card["files"]["policy"]["inputs"][0] == \
         {"name": "obs", "shape": ["batch", 4], "dtype": "float32"}
-    assert all(v <= 1e-4 for v in card["onnx_parity_max_abs_err"].values())
+    assert all(v <= 1e-4 for v in card["onnx_parity_max_err"].values())
     assert (bundle_dir / "config.json").is_file()
     b = load_bundle(bundle_dir, kind="policy", expect={"policy": {"obs": (None, 4), "action": (None, 4)}})
     assert b.card.metrics == {"eval/success": 0.5} and b.card.action["scale"] == [0.05] * 4
@@ -105,3 +105,17 @@ def test_load_path_never_imports_torch(bundle_dir):
             "assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
     res = subprocess.run([sys.executable, "-c", code, str(bundle_dir)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "ok" in res.stdout, res.stderr
+
+
+def test_parity_check_catches_a_graph_that_differs(tmp_path):
+    from subgoal.bundle.export import check_parity, export_onnx
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    ex = {"x": torch.zeros(1, 3)}
+    export_onnx(net, tmp_path / "n.onnx", ex, ["y"])
+    assert check_parity(net, tmp_path / "n.onnx", ex, ["y"]) <= 1e-6
+    with torch.no_grad():
+        net[2].bias.add_(1e-3)  # torch side changes after export: ONNX no longer matches
+    with pytest.raises(BundleError, match=r"n.onnx: ONNX Runtime differs from torch by 0.001"):
+        check_parity(net, tmp_path / "n.onnx", ex, ["y"])

@@ -154,17 +154,24 @@ class GoalAgent:
         a = self.actor.mean(self.x(o, g)).cpu().numpy()
         return a if np.ndim(obs) > 1 else a[0]
 
-    def export_graphs(self) -> dict[str, Any]:
-        """role -> ``OnnxExport`` for the bundle: policy (obs, goal -> action) and value if any."""
+    def export_graphs(self, probe_obs: np.ndarray | None = None, probe_goal: np.ndarray | None = None) -> dict[str, Any]:
+        """role -> ``OnnxExport`` for the bundle: policy (obs, goal -> action) and value if any.
+
+        ``probe_obs/goal``: realistic inputs (dataset rows) the parity check runs on besides the
+        example and a random batch."""
         from subgoal.bundle.export import OnnxExport
         from subgoal.models.mlp import ExportValue
 
         ex = {"obs": torch.zeros(1, self.obs_dim), "goal": torch.zeros(1, self.goal_dim)}
+        probe = None
+        if probe_obs is not None and probe_goal is not None:
+            probe = {"obs": torch.as_tensor(probe_obs, dtype=torch.float32),
+                     "goal": torch.as_tensor(probe_goal, dtype=torch.float32)}
         norm = _cpu_copy(self.normalizer)
-        graphs = {"policy": OnnxExport(ExportPolicy(norm, _cpu_copy(self.actor)), ex, ["action"])}
+        graphs = {"policy": OnnxExport(ExportPolicy(norm, _cpu_copy(self.actor)), ex, ["action"], probe)}
         value = self.value_module()
         if value is not None:
-            graphs["value"] = OnnxExport(ExportValue(norm, _cpu_copy(value)), ex, ["value"])
+            graphs["value"] = OnnxExport(ExportValue(norm, _cpu_copy(value)), ex, ["value"], probe)
         return graphs
 
 

@@ -332,7 +332,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
         dist.destroy_process_group()
         if not main_rank:
             return metrics
-    card = write_agent_bundle(agent, algo, run.out, meta, config, metrics={**metrics, "train/steps": step})
+    card = write_agent_bundle(agent, algo, run.out, meta, config, metrics={**metrics, "train/steps": step}, data=data)
     if run.eval_task:
         # the final number is measured on the exported bundle through ONNX Runtime (the node's code path)
         from subgoal.train.sim_eval import bundle_policy, evaluate_in_sim
@@ -375,11 +375,15 @@ def _init_distributed() -> tuple[int, int]:
 
 
 def write_agent_bundle(agent: Any, algo: str, out: Path, meta: dict[str, Any], config: Any,
-                       metrics: dict[str, Any]) -> Any:
+                       metrics: dict[str, Any], data: GoalDataset | None = None) -> Any:
     from subgoal.bundle.export import write_bundle
     training = dict(meta["training"])
     training["config"] = config_to_dict({k: v for k, v in config.items() if k != "card"})
-    return write_bundle(out, name=Path(out).name, kind="policy", algorithm=algo, exports=agent.export_graphs(),
+    probe = {}
+    if data is not None:  # parity is also checked on real dataset rows, not only on zeros / noise
+        rows = np.linspace(0, len(data.obs) - 1, min(64, len(data.obs))).astype(int)
+        probe = {"probe_obs": data.obs[rows], "probe_goal": data.achieved_next[rows]}
+    return write_bundle(out, name=Path(out).name, kind="policy", algorithm=algo, exports=agent.export_graphs(**probe),
                         observation=meta["observation"], action=meta["action"], training=training,
                         metrics=metrics, config={k: v for k, v in config.items() if k != "card"})
 
