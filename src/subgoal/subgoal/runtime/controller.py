@@ -147,4 +147,5 @@ class ControllerCore:
         # hold / idle: no target, so the filter holds the last command (or the current pose at start)
         pose = saf.filter(now_s, ee, ee_stamp, desired, force)
         stamp = self._target_source_stamp if source == "policy" else None
-        return ControlOutput(pose, saf.gripper(gripper), source, {**saf.counts, **self.composer.counts}, stamp)
+        return ControlOutput(pose, saf.gripper(gripper), source, source_stamp_s=stamp,
+                             counts={**saf.counts, **self.composer.counts})
