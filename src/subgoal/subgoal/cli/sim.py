@@ -25,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of episode 0 (episode i uses seed + i)")
     parser.add_argument("--video", default=None, help="write an mp4 of all episodes here")
     parser.add_argument("--video-size", default="320x240", help="video frame size WxH")
-    parser.add_argument("--camera", default="front", help="camera for the video (front, side, top)")
+    parser.add_argument("--camera", default="angled", help="camera for the video (angled, front, side, top)")
+    parser.add_argument("--shadows", action="store_true", help="render video frames with shadows (slow on CPU)")
     parser.add_argument("--control-hz", type=float, default=500.0, help="impedance controller / physics rate")
     parser.add_argument("--lowpoly", action="store_true", help="render collision meshes (faster)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -74,12 +75,12 @@ def run(args: argparse.Namespace) -> int:
             for steps in range(1, sim.task.horizon + 1):
                 sim.apply_action(sim.expert_action(args.p))
                 if writer is not None:
-                    writer.append_data(sim.render(width, height, camera=args.camera, shadows=True))
+                    writer.append_data(sim.render(width, height, camera=args.camera, shadows=args.shadows))
                 if sim.success():
                     success = True
                     break
             if writer is not None:  # hold the last frame half a second so each ending is visible
-                frame = sim.render(width, height, camera=args.camera, shadows=True)
+                frame = sim.render(width, height, camera=args.camera, shadows=args.shadows)
                 for _ in range(5):
                     writer.append_data(frame)
             results.append({"episode": ep, "seed": args.seed + ep, "success": success, "steps": steps})

@@ -34,6 +34,7 @@ CAMERAS: dict[str, tuple[tuple[float, float, float], tuple[float, float, float],
     "front": ((1.1, 0.0, 0.62), (0.5, 0.0, 0.06), 50.0),
     "side": ((0.55, -0.95, 0.55), (0.55, 0.0, 0.05), 45.0),
     "top": ((0.55, 0.0, 1.1), (0.55, 0.0, 0.0), 45.0),
+    "angled": ((1.05, -0.75, 0.75), (0.5, 0.0, 0.05), 45.0),  # for people watching videos
 }
 MAX_RENDER_SIZE = (1280, 960)  # offscreen framebuffer; render sizes above it are refused
 
