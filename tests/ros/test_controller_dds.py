@@ -53,17 +53,20 @@ def graph(tmp_path_factory, ros_domain_id):
     b.start()
     rclpy.init()
     node = rclpy.create_node("ctrl_test")
-    st: dict = {"ee": None, "eq": []}
-    node.create_subscription(PoseStamped, f"{NS}/ee_pose", lambda m: st.__setitem__("ee", m), SENSOR_QOS)
-    node.create_subscription(PoseStamped, f"{NS}/equilibrium_pose", lambda m: st["eq"].append(m), COMMAND_QOS)
-    reset = node.create_client(Trigger, f"{NS}/reset")
-    assert wait_for_publishers(node, f"{NS}/equilibrium_pose", timeout_s=60)
-    assert wait_for_service(node, reset, 30)
-    assert spin_until(node, lambda: st["ee"] is not None and len(st["eq"]) > 5, 30)
-    yield node, st, reset
-    node.destroy_node()
-    rclpy.shutdown()
-    assert b.stop() == {"sim": 0, "residual_controller": 0}
+    try:
+        st: dict = {"ee": None, "eq": []}
+        node.create_subscription(PoseStamped, f"{NS}/ee_pose", lambda m: st.__setitem__("ee", m), SENSOR_QOS)
+        node.create_subscription(PoseStamped, f"{NS}/equilibrium_pose", lambda m: st["eq"].append(m), COMMAND_QOS)
+        reset = node.create_client(Trigger, f"{NS}/reset")
+        assert wait_for_publishers(node, f"{NS}/equilibrium_pose", timeout_s=60)
+        assert wait_for_service(node, reset, 30)
+        assert spin_until(node, lambda: st["ee"] is not None and len(st["eq"]) > 5, 30)
+        yield node, st, reset
+    finally:  # also on a failed setup: never leave the graph running
+        codes = b.stop()
+        node.destroy_node()
+        rclpy.shutdown()
+    assert codes == {"sim": 0, "residual_controller": 0}
 
 
 def _p(m: PoseStamped) -> np.ndarray:

@@ -30,22 +30,25 @@ def sim_graph(tmp_path_factory, ros_domain_id):
     b.start()
     rclpy.init()
     node = rclpy.create_node("sim_test")
-    state = {"pose": None, "image": None, "js": None, "success": None}
-    node.create_subscription(PoseStamped, f"{NS}/ee_pose", lambda m: state.__setitem__("pose", m), SENSOR_QOS)
-    node.create_subscription(Image, f"{NS}/camera/image_raw", lambda m: state.__setitem__("image", m), SENSOR_QOS)
-    node.create_subscription(JointState, f"{NS}/joint_states", lambda m: state.__setitem__("js", m), SENSOR_QOS)
-    node.create_subscription(Bool, f"{NS}/task/success", lambda m: state.__setitem__("success", m), STATUS_QOS)
-    pub = node.create_publisher(PoseStamped, f"{NS}/equilibrium_pose", COMMAND_QOS)
-    grip = node.create_publisher(Float64, f"{NS}/gripper/command", COMMAND_QOS)
-    reset = node.create_client(Trigger, f"{NS}/reset")
-    assert wait_for_publishers(node, f"{NS}/ee_pose", timeout_s=60), "sim node never came up"
-    assert wait_for_subscribers(node, pub, timeout_s=30)
-    assert wait_for_service(node, reset, timeout_s=30)
-    assert spin_until(node, lambda: all(v is not None for v in state.values()), 30), state
-    yield node, state, pub, grip, reset
-    node.destroy_node()
-    rclpy.shutdown()
-    assert b.stop() == {"sim": 0}
+    try:
+        state = {"pose": None, "image": None, "js": None, "success": None}
+        node.create_subscription(PoseStamped, f"{NS}/ee_pose", lambda m: state.__setitem__("pose", m), SENSOR_QOS)
+        node.create_subscription(Image, f"{NS}/camera/image_raw", lambda m: state.__setitem__("image", m), SENSOR_QOS)
+        node.create_subscription(JointState, f"{NS}/joint_states", lambda m: state.__setitem__("js", m), SENSOR_QOS)
+        node.create_subscription(Bool, f"{NS}/task/success", lambda m: state.__setitem__("success", m), STATUS_QOS)
+        pub = node.create_publisher(PoseStamped, f"{NS}/equilibrium_pose", COMMAND_QOS)
+        grip = node.create_publisher(Float64, f"{NS}/gripper/command", COMMAND_QOS)
+        reset = node.create_client(Trigger, f"{NS}/reset")
+        assert wait_for_publishers(node, f"{NS}/ee_pose", timeout_s=60), "sim node never came up"
+        assert wait_for_subscribers(node, pub, timeout_s=30)
+        assert wait_for_service(node, reset, timeout_s=30)
+        assert spin_until(node, lambda: all(v is not None for v in state.values()), 30), state
+        yield node, state, pub, grip, reset
+    finally:  # also on a failed setup: never leave the graph running
+        codes = b.stop()
+        node.destroy_node()
+        rclpy.shutdown()
+    assert codes == {"sim": 0}
 
 
 def _pos(state) -> np.ndarray:
