@@ -119,6 +119,8 @@ def write_episode(
     resize_image_at: float | None = None,
     silence: tuple[str, float, float] | None = None,
     success_after_s: float = 1.5,
+    goal_once: bool = False,
+    empty_object: bool = False,
 ) -> None:
     """A synthetic push episode on every project topic, with known commands.
 
@@ -133,8 +135,9 @@ def write_episode(
         t = t0 + k * 100_000_000
         events.append((t, "equilibrium_pose", m.pose(t, p0 + k * STEP)))
         events.append((t, "gripper/command", m.float64(0.04 if k < 10 else 0.0)))
-        events.append((t + 1000, "task/object_state", m.vector(t, [k, 0.5, -0.5])))
-        events.append((t + 1000, "task/goal_state", m.vector(t, [1.0, 2.0, 3.0])))
+        events.append((t + 1000, "task/object_state", m.vector(t, [] if empty_object else [k, 0.5, -0.5])))
+        if k == 0 or not goal_once:  # goal_once: latched, one message per episode (as the sim sends it)
+            events.append((t + 1000, "task/goal_state", m.vector(t, [1.0, 2.0, 3.0])))
         events.append((t + 2000, "task/success", m.boolean(k / 10 >= success_after_s)))
     for j in range(int(duration_s * 30) + 1):
         t = t0 + j * 33_333_333 + 5_000_000

@@ -127,6 +127,18 @@ def test_optional_keys_and_namespace_detection(tmp_path):
         build_dataset([s.dir], tmp_path / "a.hdf5", SMALL)
 
 
+def test_latched_goal_and_empty_object_state(tmp_path):
+    """The sim latches task/goal_state once per episode and reach has no object (1x0 vector)."""
+    s = _session(tmp_path / "s", Msgs(), [{"goal_once": True, "empty_object": True}])
+    rep = build_dataset([s.dir], tmp_path / "a.hdf5", SMALL)
+    assert len(rep.demos) == 1
+    with h5py.File(tmp_path / "a.hdf5") as f:
+        obs = f["data/demo_0/obs"]
+        assert obs["object_state"].shape[1] == 0
+        assert np.allclose(obs["goal_state"][:], [1.0, 2.0, 3.0])
+        assert f["data/demo_0/actions"].shape[0] >= 15  # the whole episode, not cut after 0.25 s
+
+
 def test_config_validation_and_yaml(tmp_path):
     with pytest.raises(ValueError, match="rate_hz=0"):
         DatasetConfig(rate_hz=0)

@@ -69,9 +69,11 @@ def decode_rgb(msg: Any, size: int, where: str) -> np.ndarray:
 
 
 def decode_vector(msg: Any, where: str) -> np.ndarray:
-    """A 1xD (or Hx W) 32FC1 image as a float32 vector."""
+    """A 1xD (or Hx W) 32FC1 image as a float32 vector; 1x0 is the empty vector (e.g. reach has no object)."""
     if str(msg.encoding).lower() != "32fc1":
         raise BagReadError(f"{where}: vector topics must be 32FC1 images, got {msg.encoding!r}")
+    if int(msg.width) == 0 and int(msg.step) == 0 and len(msg.data) == 0:
+        return np.zeros(0, np.float32)
     return _image_array(msg, where).reshape(-1).astype(np.float32)
 
 

@@ -232,7 +232,9 @@ def _episode_to_demo(bag: Path, cfg: DatasetConfig, episode_info: dict[str, Any]
     k0 = max(0, -(-(start - anchor) // period))
     # the last tick: while every observation can still be fresh, and no later than the tick that
     # sees the last command (after it the target only holds: no more demonstration)
-    end = min(min(int(s.times[-1]) for s in obs_series.values()) + stale, int(act.times[-1]) + int(round(cfg.tick_phase_s * 1e9)))
+    held = {t for t in obs_series if any(src.held for src in by_topic[t])}
+    streaming = [s for t, s in obs_series.items() if t not in held] or list(obs_series.values())
+    end = min(min(int(s.times[-1]) for s in streaming) + stale, int(act.times[-1]) + int(round(cfg.tick_phase_s * 1e9)))
     if end < anchor + k0 * period:
         raise DatasetBuildError(f"{bag}: the streams do not overlap in time; nothing to align")
     ticks = anchor + period * np.arange(k0, (end - anchor) // period + 1, dtype=np.int64)
@@ -242,7 +244,7 @@ def _episode_to_demo(bag: Path, cfg: DatasetConfig, episode_info: dict[str, Any]
     for t, s in obs_series.items():
         i = nearest_before(s.times, ticks)
         age = ticks - np.where(i >= 0, s.times[np.maximum(i, 0)], np.iinfo(np.int64).min // 2)
-        fresh = (i >= 0) & (age <= stale)
+        fresh = (i >= 0) & ((age <= stale) | (t in held))  # a held (latched) topic never goes stale
         idx[t] = i
         ok &= fresh
     valid = np.flatnonzero(ok)
@@ -251,7 +253,7 @@ def _episode_to_demo(bag: Path, cfg: DatasetConfig, episode_info: dict[str, Any]
     first, last = int(valid[0]), int(valid[-1])
     if len(valid) != last - first + 1:
         gap = int(np.flatnonzero(~ok[first:last + 1])[0]) + first
-        culprits = [t for t in obs_series if not (idx[t][gap] >= 0 and ticks[gap] - obs_series[t].times[idx[t][gap]] <= stale)]
+        culprits = [t for t in obs_series if not (idx[t][gap] >= 0 and (t in held or ticks[gap] - obs_series[t].times[idx[t][gap]] <= stale))]
         raise DatasetBuildError(
             f"{bag}: topic {', '.join(culprits)} has a gap longer than max_staleness_s={cfg.max_staleness_s} "
             f"at t={(ticks[gap] - ticks[0]) / 1e9:.2f} s into the episode"

@@ -34,6 +34,7 @@ class ObsSource:
     topic: str  # topic relative to the namespace, e.g. "camera/image_raw"
     extract: str  # one of EXTRACTORS
     required: bool = True  # a bag without it is bad; optional keys are kept only if every demo has them
+    held: bool = False  # latched, once-per-episode topic (goal): newest message before the tick, no staleness
 
     def __post_init__(self) -> None:
         if self.extract not in EXTRACTORS:
@@ -51,7 +52,7 @@ DEFAULT_OBS: tuple[ObsSource, ...] = (
     ObsSource("joint_pos", "joint_states", "joints.arm"),
     ObsSource("gripper_width", "joint_states", "joints.finger_width", required=False),
     ObsSource("object_state", "task/object_state", "vector", required=False),
-    ObsSource("goal_state", "task/goal_state", "vector", required=False),
+    ObsSource("goal_state", "task/goal_state", "vector", required=False, held=True),
 )
 
 
