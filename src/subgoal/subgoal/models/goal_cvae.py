@@ -109,3 +109,83 @@ class CVAEDecoderExport(nn.Module):
 
     def forward(self, state: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.cvae.decode(z, state)
+
+
+# --------------------------------------------------------------------------- IRIS value (BCQ-style)
+@dataclass
+class IrisValueConfig:
+    state_dim: int
+    """size of the state (or latent) the value is defined on"""
+    action_dim: int
+    """size of the action"""
+    hidden: int = 256
+    """hidden units of the Q network and the action cVAE"""
+    latent_dim: int = 8
+    """z of the action cVAE"""
+    beta_a: float = 0.5
+    """KL weight of the action cVAE"""
+    gamma: float = 0.99
+    """discount"""
+    num_action_proposals: int = 10
+    """M: action proposals maximised over in the target (and in V(s) = max_i Q(s, a_i))"""
+
+    def __post_init__(self) -> None:
+        for name in ("state_dim", "action_dim", "hidden", "latent_dim", "num_action_proposals"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.gamma < 1.0:
+            raise ValueError(f"gamma must be in [0, 1), got {self.gamma}")
+
+
+class IrisValue(nn.Module):
+    """Q_psi(s, a) plus the action cVAE {E_omega, D_omega} whose proposals constrain the max (BCQ)."""
+
+    def __init__(self, config: IrisValueConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.q = MLP(c.state_dim + c.action_dim, 1, (c.hidden, c.hidden))
+        self.action_cvae = VectorCVAE(VectorCVAEConfig(c.action_dim, c.state_dim, c.latent_dim, c.hidden, c.beta_a,
+                                                       residual=False))
+        self.register_buffer("s_mean", torch.zeros(c.state_dim))
+        self.register_buffer("s_std", torch.ones(c.state_dim))
+
+    def set_normalization(self, states: torch.Tensor, actions: torch.Tensor) -> None:
+        self.s_mean.copy_(states.mean(0))
+        self.s_std.copy_(states.std(0).clamp_min(1e-3))
+        self.action_cvae.set_normalization(actions, states)
+
+    def q_value(self, s: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        an = (a - self.action_cvae.x_mean) / self.action_cvae.x_std
+        return self.q(torch.cat([(s - self.s_mean) / self.s_std, an], -1)).squeeze(-1)
+
+    def state_value(self, s: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """V(s) = max_i Q(s, D_omega(z_i, s)); z: B, M, latent (given, so exported graphs are deterministic)."""
+        b, m, _ = z.shape
+        ss = s[:, None].expand(b, m, s.shape[-1]).reshape(b * m, -1)
+        a = self.action_cvae.decode(z.reshape(b * m, -1), ss)
+        return self.q_value(ss, a).view(b, m).max(1).values
+
+
+def bcq_q_loss(value: IrisValue, target: IrisValue, s: torch.Tensor, a: torch.Tensor, r: torch.Tensor,
+               s2: torch.Tensor, done: torch.Tensor, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, dict[str, float]]:
+    """(Q(s,a) - [r + gamma (1 - done) max_{a_i ~ D_omega(z, s')} Q'(s', a_i)])^2 (seed 000, Alg. 1 l. 10-12)."""
+    c = value.config
+    with torch.no_grad():
+        z = torch.randn(s2.shape[0], c.num_action_proposals, c.latent_dim, generator=generator)
+        y = r + c.gamma * (1.0 - done) * target.state_value(s2, z)
+    q = value.q_value(s, a)
+    loss = (q - y).pow(2).mean()
+    return loss, {"losses/q": loss.item(), "charts/q_mean": q.mean().item(), "charts/target_mean": y.mean().item()}
+
+
+class StateValueExport(nn.Module):
+    """ONNX: (state B,D, z B,M,Z) -> value B (max over the M action proposals)."""
+
+    def __init__(self, value: IrisValue) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, state: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return self.value.state_value(state, z)

@@ -59,6 +59,10 @@ class PointMaze:
         nxt[still] = s[still]
         return nxt
 
+    def toward(self, s: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Greedy straight-line action toward ``target`` (the simple low level of the toy evals)."""
+        return np.atleast_2d(target) - np.atleast_2d(s)
+
     def free(self, p: np.ndarray) -> np.ndarray:
         """True for points outside the wall."""
         return ~self.crosses_wall(p, p)

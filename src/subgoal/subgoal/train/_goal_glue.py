@@ -140,10 +140,11 @@ def check_image_size(demos: list[np.ndarray], size: int, path: str) -> None:
 # ---------------------------------------------------------------- training loop
 def fit(model: nn.Module, loss_fn: Callable[[torch.Generator], tuple[torch.Tensor, dict[str, float]]],
         steps: int, lr: float, out: Path, gen: torch.Generator, log_every: int = 50,
-        ckpt_every: int = 500, desc: str = "train", tag: str = "model") -> dict[str, float]:
+        ckpt_every: int = 500, desc: str = "train", tag: str = "model",
+        after_step: Callable[[], None] | None = None) -> dict[str, float]:
     """Adam loop: metrics (``losses/...``) to TensorBoard + jsonl under ``out/logs/<tag>``, a progress bar,
     and a resumable checkpoint ``out/ckpt_<tag>/checkpoint`` (a rerun continues from it, bit for bit)."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     ckpt_dir = out / f"ckpt_{tag}"
     start = 0
     if common.checkpoint_exists(ckpt_dir):
@@ -163,6 +164,8 @@ def fit(model: nn.Module, loss_fn: Callable[[torch.Generator], tuple[torch.Tenso
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if after_step is not None:  # e.g. Polyak update of target networks
+                after_step()
             bar.update(1)
             if step % log_every == 0 or step == steps - 1:
                 rate = (step + 1 - start) / max(time.time() - t0, 1e-6)
