@@ -22,9 +22,6 @@ from subgoal.bringup import Bringup, BringupConfig, BringupError, NodeSpec
 
 log = logging.getLogger(__name__)
 ROBOTS = ("sim",)
-#: Tasks whose ``task/object_state`` is an empty (1x0) vector: `subgoal dataset build` rejects a
-#: 0-width 32FC1 image ("step 0 does not match its 0 data bytes"), so it is not recorded for them.
-NO_OBJECT_TASKS = ("reach",)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,10 +55,6 @@ def node_specs(args: argparse.Namespace, out: Path) -> list[NodeSpec]:
     recorder = {"out_dir": str(out), "task": args.task, "operator_notes": args.notes}
     if args.topics:
         recorder["topics"] = list(args.topics)
-    elif args.task in NO_OBJECT_TASKS:
-        from subgoal.runtime.recorder import DEFAULT_TOPICS
-
-        recorder["topics"] = [t for t in DEFAULT_TOPICS if t != "task/object_state"]
     return [
         NodeSpec("sim", "subgoal_ros", "sim", ns, {
             "robot": args.arm, "task": args.task, "seed": args.seed,  # each episode resets: episode k gets seed + 1 + k

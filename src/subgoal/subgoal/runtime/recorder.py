@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: stale observation (docs/recording.md); add them in the topic list when you need them in the bag.
 DEFAULT_TOPICS = (
     "joint_states", "ee_pose", "ee_wrench", "camera/image_raw", "camera/camera_info",
-    "equilibrium_pose", "gripper/command", "task/success", "task/object_state",
+    "equilibrium_pose", "gripper/command", "task/success", "task/object_state", "task/goal_state",
     "teleop/twist", "teleop/gripper",
 )
 
