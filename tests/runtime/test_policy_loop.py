@@ -28,6 +28,15 @@ def test_reasons_then_command(loop):
     assert loop.counts["ok"] == 1 and loop.counts["stale:ee_pos"] == 1
 
 
+def test_target_is_commanded_equilibrium_plus_delta(loop):
+    loop.on_goal(np.array([0.5, 0.1, 0.2]))
+    loop.on_obs({"ee_pos": np.array([0.5, 0.0, 0.3]), "gripper_width": np.array([0.04])}, 2.0, 2.0)
+    loop.on_reference(np.array([0.52, 0.0, 0.3]), 2.0)
+    st = loop.step(2.01)
+    assert np.allclose(st.command.target_pos, np.array([0.52, 0.0, 0.3]) + st.command.delta_pos, atol=1e-6)
+    assert loop.step(3.0).reason == "stale:ee_pos"
+
+
 def test_nan_output_is_never_sent(tmp_path):
     lp = PolicyLoop(PolicyCore(make_policy_bundle(tmp_path / "nan", poison=True)))
     lp.on_goal(np.zeros(3))

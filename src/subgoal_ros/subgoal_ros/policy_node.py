@@ -75,6 +75,7 @@ class PolicyNode(LifecycleNode):
             self.create_subscription(Image, "task/object_state", self._vec("object_state"), SENSOR_QOS),
             self.create_subscription(Image, "latent", self._vec("latent"), SENSOR_QOS),
             self.create_subscription(Image, goal_topic, self._on_goal, COMMAND_QOS),
+            self.create_subscription(PoseStamped, "equilibrium_pose", self._on_reference, COMMAND_QOS),
         ]
         self._timer = self.create_timer(1.0 / self.loop_config.rate_hz, self._tick)
         self._diag_timer = self.create_timer(1.0, self._diagnostics)
@@ -92,6 +93,10 @@ class PolicyNode(LifecycleNode):
         p, q = m.pose.position, m.pose.orientation
         self._quat = q
         self.loop.on_obs(ee_obs((p.x, p.y, p.z), (q.x, q.y, q.z, q.w)), self._now(), from_time(m.header.stamp))
+
+    def _on_reference(self, m: PoseStamped) -> None:
+        p = m.pose.position
+        self.loop.on_reference((p.x, p.y, p.z), self._now())
 
     def _on_joints(self, m: JointState) -> None:
         self.loop.on_obs(joint_obs(list(m.name), list(m.position)), self._now(), from_time(m.header.stamp))

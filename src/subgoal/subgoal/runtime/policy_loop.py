@@ -7,6 +7,7 @@ counted for ``/diagnostics``: ``no_goal``, ``missing:<key>``, ``stale:<key>``, `
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -41,10 +42,16 @@ class PolicyLoop:
     def __post_init__(self) -> None:
         self._obs: dict[str, tuple[np.ndarray, float, float]] = {}  # key -> (value, received_s, header_s)
         self._goal: np.ndarray | None = None
+        self._ref: tuple[np.ndarray, float] | None = None
 
     def on_obs(self, values: dict[str, np.ndarray], received_s: float, header_s: float) -> None:
         for k, v in values.items():
             self._obs[k] = (np.asarray(v), received_s, header_s)
+
+    def on_reference(self, pos: np.ndarray, received_s: float) -> None:
+        """The equilibrium the controller last commanded: datasets record actions as *equilibrium*
+        deltas (``subgoal dataset build``, ``Sim.apply_action``), so the target is reference + delta."""
+        self._ref = (np.asarray(pos, np.float32).reshape(3), received_s)
 
     def on_goal(self, goal: np.ndarray) -> None:
         self._goal = np.asarray(goal, np.float32).reshape(-1)
@@ -73,6 +80,10 @@ class PolicyLoop:
             return self._skip("input_error")
         except PolicyOutputError:
             return self._skip("output_nonfinite")
+        if self._ref is not None and now_s - self._ref[1] <= max_age and cmd.target_pos is not None:
+            cmd = dataclasses.replace(cmd, target_pos=self._ref[0] + cmd.delta_pos)
+        else:
+            self.counts["target_from_measured_ee"] += 1
         self.counts["ok"] += 1
         return PolicyStep(cmd, "ok", max(stamps) if stamps else None)
 
