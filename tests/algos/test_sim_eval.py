@@ -16,12 +16,13 @@ from subgoal.train.sim_eval import collect_expert_hdf5, evaluate_in_sim  # noqa:
 
 
 def _p_controller(obs, goal):
-    return np.concatenate([np.clip((goal - obs["ee_pos"]) / ACTION_SCALE, -1, 1), [1.0]])
+    """In dataset units: equilibrium step (m), gripper opening (m)."""
+    return np.concatenate([np.clip(goal - obs["ee_pos"], -ACTION_SCALE, ACTION_SCALE), [0.08]])
 
 
 def test_evaluator_tells_a_reaching_policy_from_a_still_one():
     good = evaluate_in_sim(_p_controller, task="reach", episodes=3, seed=5)
-    still = evaluate_in_sim(lambda o, g: np.array([0, 0, 0, 1.0]), task="reach", episodes=3, seed=5)
+    still = evaluate_in_sim(lambda o, g: np.array([0, 0, 0, 0.08]), task="reach", episodes=3, seed=5)
     assert good["eval/success_rate"] == 1.0 and still["eval/success_rate"] == 0.0
     assert good["eval/final_reward"] > still["eval/final_reward"]
 

@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: the argv being parsed (commands with sub-subcommands, like `train`, look their choice up here
+#: instead of in sys.argv, so `main([...])` called in-process behaves like the console script)
+ARGV: list[str] = []
+
+
 def _load(name: str):
     module, _ = COMMANDS[name]
     try:
@@ -53,6 +58,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    ARGV[:] = argv
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)

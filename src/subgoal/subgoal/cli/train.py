@@ -38,7 +38,10 @@ def _module(name: str):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="trainer", metavar="NAME", required=True)
-    chosen = next((a for a in sys.argv[2:] if not a.startswith("-")), None)
+    from subgoal.cli.main import ARGV
+
+    args = ARGV[ARGV.index("train") + 1:] if "train" in ARGV else []
+    chosen = next((a for a in args if not a.startswith("-")), None)
     for name, (_, help_text) in TRAINERS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:

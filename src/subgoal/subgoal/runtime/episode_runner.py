@@ -52,10 +52,14 @@ class EpisodeJudge:
     def __init__(self, config: RunnerConfig, start: float) -> None:
         self.config, self.start = config, start
         self.success = False
+        self.ever_success = False  #: evaluation counts an episode that reached the goal at any time
+        self.first_success_s: float | None = None
         self._true_since: float | None = None
 
     def observe(self, success: bool, now: float) -> None:
         self.success = bool(success)
+        if success and not self.ever_success:
+            self.ever_success, self.first_success_s = True, now - self.start
         if not success:
             self._true_since = None
         elif self._true_since is None:

@@ -1,15 +1,18 @@
 """Seeded goal-reaching evaluation in the MuJoCo sim, and scripted-expert demos straight to HDF5.
 
 * ``evaluate_in_sim(policy, task=…, episodes=…, seed=…)`` — success rate over seeded episodes for any
-  ``policy(obs: dict, goal) -> action in [-1, 1]^4``: a training agent (``agent_policy``) or a bundle
+  ``policy(obs: dict, goal) -> action in dataset units``: a training agent (``agent_policy``) or a bundle
   through ONNX Runtime (``bundle_policy``, the exact code path of the policy node). Optionally writes
   a video of the first episode.
 * ``collect_expert_hdf5(path, task=…, episodes=…, p=…)`` — scripted-expert demos with the IRIS
   suboptimality knob ``p`` in robomimic layout with the sim's state keys (for tests, benchmarks and the
   acceptance runs; recorded-over-ROS datasets come from ``subgoal dataset build``).
 
-Observation keys match the dataset builder's: ``ee_pos`` (3), ``ee_quat`` (4, wxyz), ``gripper_width``
-(1), ``object_state`` (task-specific, 0 for reach), ``goal_state``.
+Observation keys and action units match the datasets `subgoal dataset build` makes from bags, so one
+bundle runs here and in the ROS stack: ``ee_pos`` (3), ``ee_quat`` (4, x y z w as in the ROS message),
+``gripper_width`` (1), ``object_state`` (task-specific, 0 for reach), ``goal_state``; actions are the
+equilibrium position change per 10 Hz step in metres (3) + the gripper opening command in metres (1)
+(``sim_action`` converts them to the sim's normalized ``apply_action`` units).
 """
 from __future__ import annotations
 
@@ -24,11 +27,37 @@ Policy = Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray]
 
 
 def sim_observation(sim: Any) -> dict[str, np.ndarray]:
-    pos, quat = sim.ee_pose()
-    return {"ee_pos": np.asarray(pos, np.float32), "ee_quat": np.asarray(quat, np.float32),
+    pos, quat = sim.ee_pose()  # quat is w x y z in the sim; datasets follow the ROS message (x y z w)
+    return {"ee_pos": np.asarray(pos, np.float32), "ee_quat": np.asarray(quat, np.float32)[[1, 2, 3, 0]],
             "gripper_width": np.array([sim.gripper_width()], np.float32),
             "object_state": np.asarray(sim.object_state(), np.float32).reshape(-1),
             "goal_state": np.asarray(sim.goal_state(), np.float32).reshape(-1)}
+
+
+def dataset_action(sim: Any, normalized: np.ndarray) -> np.ndarray:
+    """Sim action in [-1, 1]^4 → dataset units (equilibrium delta in m, gripper opening in m)."""
+    from subgoal.sim import ACTION_SCALE
+
+    a = np.clip(np.asarray(normalized, np.float64), -1.0, 1.0)
+    width = (a[3] + 1.0) / 2.0 * sim.robot.gripper.max_width
+    return np.array([*(a[:3] * ACTION_SCALE), width], np.float32)
+
+
+def sim_action(sim: Any, action: np.ndarray) -> np.ndarray:
+    """Dataset units → the sim's normalized action (inverse of :func:`dataset_action`)."""
+    from subgoal.sim import ACTION_SCALE
+
+    a = np.asarray(action, np.float64)
+    g = 2.0 * a[3] / sim.robot.gripper.max_width - 1.0
+    return np.array([*(a[:3] / ACTION_SCALE), g])
+
+
+def dataset_action_range(sim: Any) -> tuple[np.ndarray, np.ndarray]:
+    from subgoal.sim import ACTION_SCALE
+
+    low = np.array([-ACTION_SCALE] * 3 + [0.0], np.float32)
+    high = np.array([ACTION_SCALE] * 3 + [sim.robot.gripper.max_width], np.float32)
+    return low, high
 
 
 def agent_policy(agent: Any, obs_keys: list[str], scale: np.ndarray, offset: np.ndarray,
@@ -66,7 +95,7 @@ def evaluate_in_sim(policy: Policy, task: str = "reach", robot: str = "panda", e
             ok = False
             for _ in range(steps):
                 obs = sim_observation(sim)
-                sim.apply_action(policy(obs, obs[goal_key]))
+                sim.apply_action(sim_action(sim, policy(obs, obs[goal_key])))
                 if video is not None and i == 0:
                     frames.append(sim.render(width=160, height=160))
                 ok = ok or sim.success()
@@ -84,7 +113,7 @@ def evaluate_in_sim(policy: Policy, task: str = "reach", robot: str = "panda", e
 
 def collect_expert_hdf5(path: str | Path, task: str = "reach", robot: str = "panda", episodes: int = 200,
                         p: float = 0.3, seed: int = 0, horizon: int | None = None) -> Path:
-    """Scripted-expert demos (suboptimality ``p``) in robomimic layout; actions declared in [-1, 1]."""
+    """Scripted-expert demos (suboptimality ``p``) in robomimic layout, in the units of bag datasets."""
     import h5py
 
     from subgoal.sim import Sim
@@ -93,8 +122,7 @@ def collect_expert_hdf5(path: str | Path, task: str = "reach", robot: str = "pan
     path.parent.mkdir(parents=True, exist_ok=True)
     with Sim(robot=robot, task=task, seed=seed) as sim, h5py.File(path, "w") as f:
         data = f.create_group("data")
-        data.attrs["action_low"] = -np.ones(4, np.float32)
-        data.attrs["action_high"] = np.ones(4, np.float32)
+        data.attrs["action_low"], data.attrs["action_high"] = dataset_action_range(sim)
         data.attrs["env_args"] = f'{{"task": "{task}", "robot": "{robot}", "expert_p": {p}, "seed": {seed}}}'
         total = 0
         for i in range(episodes):
@@ -103,9 +131,9 @@ def collect_expert_hdf5(path: str | Path, task: str = "reach", robot: str = "pan
             obs, nxt, acts, rews, succ = [], [], [], [], []
             for _ in range(steps):
                 o = sim_observation(sim)
-                a = np.clip(sim.expert_action(p=p), -1, 1).astype(np.float32)
+                a = np.clip(sim.expert_action(p=p), -1, 1)
                 sim.apply_action(a)
-                obs.append(o); acts.append(a); nxt.append(sim_observation(sim))
+                obs.append(o); acts.append(dataset_action(sim, a)); nxt.append(sim_observation(sim))
                 s = sim.success()
                 succ.append(s); rews.append(0.0 if s else -1.0)
             g = data.create_group(f"demo_{i}")
