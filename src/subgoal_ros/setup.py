@@ -20,6 +20,7 @@ NODES = {
     "residual_controller": "subgoal_ros.residual_controller_node:main",
     "policy": "subgoal_ros.policy_node:main",
     "perception": "subgoal_ros.perception_node:main",
+    "eval_runner": "subgoal_ros.eval_runner_node:main",
 }
 
 setup(

@@ -27,6 +27,7 @@ from subgoal.runtime.episode_runner import EpisodeJudge, RunnerConfig, parse_see
 from subgoal_ros.conversions import COMMAND_QOS, STATUS_QOS
 from subgoal_ros.node_main import run_node
 from subgoal_ros.params import declare_config
+from subgoal_ros.service_calls import ServiceCallFailed, call_with_retry
 
 
 ATTEMPT_S = 5.0
@@ -65,24 +66,11 @@ class RecordRunnerNode(Node):
 
     # ------------------------------------------------------------------ service calls (worker thread)
     def _call(self, name: str, request, timeout: float | None = None):
-        """Call a service from the worker thread; re-send after ``ATTEMPT_S`` without an answer.
-
-        Every request the runner sends is idempotent; under heavy CPU load a reply was seen to
-        never arrive, so one lost reply must not cost the whole session."""
-        client = self.cli[name]
-        timeout = timeout or self.cfg.service_timeout_s
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise StepFailed(f"service {client.srv_name} not available after {timeout:.0f} s")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done = threading.Event()
-            fut = client.call_async(request)
-            fut.add_done_callback(lambda _f: done.set())
-            if done.wait(min(ATTEMPT_S, max(0.0, deadline - time.monotonic()))):
-                return fut.result()
-            client.remove_pending_request(fut)
-            self.get_logger().warning(f"no reply from {client.srv_name} in {ATTEMPT_S:.0f} s: sending again")
-        raise StepFailed(f"service {client.srv_name} did not answer in {timeout:.0f} s")
+        """Blocking call from the worker thread (re-sent when a reply is lost: service_calls)."""
+        try:
+            return call_with_retry(self, self.cli[name], request, timeout or self.cfg.service_timeout_s, ATTEMPT_S)
+        except ServiceCallFailed as exc:
+            raise StepFailed(str(exc)) from exc
 
     def _set_bool(self, name: str, value: bool):
         resp = self._call(name, SetBool.Request(data=value))

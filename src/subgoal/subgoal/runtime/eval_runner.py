@@ -1,0 +1,64 @@
+"""Core of the eval runner: what one evaluation episode records, and where it goes on disk.
+
+The runner node drives ``subgoal eval``: reset the sim, forward the episode's goal (``task/goal_state``
+→ ``goal/state``, ``task/goal_image`` → ``goal/image``) to the stack under test, and judge success
+from ``task/success`` with :class:`subgoal.runtime.episode_runner.EpisodeJudge` — *ever* reached
+counts, as in the direct sim evaluation (``subgoal.train.sim_eval``), so both numbers compare.
+Latency per stage = receipt time − header stamp; the stack keeps the camera/state stamp end to end.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class EvalConfig:
+    episodes: int = 10                  #: evaluation episodes
+    max_episode_s: float = 5.0          #: episode time limit (task horizon × 0.1 s)
+    success_hold_s: float = 0.3         #: stop early once success held this long
+    settle_s: float = 0.3               #: after reset, before the goal is sent (streams fresh again)
+    out_dir: str = "reports/eval"       #: episodes.jsonl, latency.npz, frames_<i>.npz
+    video_episodes: int = 3             #: episodes whose camera / subgoal frames are saved
+    service_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.episodes < 1:
+            raise ValueError(f"EvalConfig.episodes must be >= 1, got {self.episodes!r}")
+        if not self.max_episode_s > 0:
+            raise ValueError(f"EvalConfig.max_episode_s must be > 0, got {self.max_episode_s!r}")
+
+
+@dataclass
+class EvalRecorder:
+    """Collects per-episode results, latencies and frames; writes them as it goes (a Ctrl-C keeps
+    every finished episode)."""
+
+    out: Path
+    latency_ms: dict[str, list[float]] = field(default_factory=lambda: {"policy_target": [], "equilibrium_pose": []})
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "episodes.jsonl").write_text("")
+
+    def latency(self, stage: str, ms: float) -> None:
+        self.latency_ms.setdefault(stage, []).append(float(ms))
+
+    def episode(self, index: int, seed: int, success: bool, time_to_success_s: float | None, duration_s: float,
+                camera: list[np.ndarray], subgoal: list[np.ndarray]) -> None:
+        with open(self.out / "episodes.jsonl", "a") as f:
+            f.write(json.dumps({"episode": index, "seed": seed, "success": bool(success),
+                                "time_to_success_s": time_to_success_s, "duration_s": duration_s}) + "\n")
+        if camera:
+            arrays = {"camera": np.stack(camera)}
+            if subgoal:
+                arrays["subgoal"] = np.stack(subgoal)
+            np.savez_compressed(self.out / f"frames_{index}.npz", **arrays)
+        self.flush()
+
+    def flush(self) -> None:
+        np.savez(self.out / "latency.npz", **{k: np.asarray(v, np.float32) for k, v in self.latency_ms.items()})

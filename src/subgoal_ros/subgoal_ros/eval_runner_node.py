@@ -1,0 +1,141 @@
+"""``eval_runner`` node: runs seeded evaluation episodes of the stack against the sim over DDS.
+
+Per episode: ``reset`` the sim (reply names the seed), wait ``settle_s``, forward the episode's goal
+(latched ``task/goal_state`` / ``task/goal_image`` → ``goal/state`` / ``goal/image``), judge
+``task/success``; meanwhile record latencies of ``policy/target_pose`` and ``equilibrium_pose``
+(receipt − header stamp) and camera / ``subgoal/image`` frames. Files: see
+:class:`subgoal.runtime.eval_runner.EvalRecorder`. Exits 0 when done, 1 if a step failed.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from subgoal.runtime.episode_runner import EpisodeJudge, RunnerConfig, parse_seed
+from subgoal.runtime.eval_runner import EvalConfig, EvalRecorder
+from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, from_time
+from subgoal_ros.images import image_array
+from subgoal_ros.node_main import run_node
+from subgoal_ros.params import declare_config
+from subgoal_ros.service_calls import ServiceCallFailed, call_with_retry
+
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class EvalRunnerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("eval_runner")
+        self.cfg = declare_config(self, EvalConfig)
+        self.rec = EvalRecorder(self.cfg.out_dir)
+        self.success: bool | None = None
+        self.goal_state: Image | None = None
+        self.goal_image: Image | None = None
+        self.recording = False
+        self.camera: list = []
+        self.subgoal: list = []
+        self._last_subgoal = None
+        self.create_subscription(Bool, "task/success", lambda m: setattr(self, "success", bool(m.data)), STATUS_QOS)
+        self.create_subscription(Image, "task/goal_state", lambda m: setattr(self, "goal_state", m), LATCHED)
+        self.create_subscription(Image, "task/goal_image", lambda m: setattr(self, "goal_image", m), LATCHED)
+        self.create_subscription(PoseStamped, "policy/target_pose", self._lat("policy_target"), COMMAND_QOS)
+        self.create_subscription(PoseStamped, "equilibrium_pose", self._lat("equilibrium_pose"), COMMAND_QOS)
+        self.create_subscription(Image, "camera/image_raw", self._on_camera, SENSOR_QOS)
+        self.create_subscription(Image, "subgoal/image", self._on_subgoal, SENSOR_QOS)
+        self.pub_goal_state = self.create_publisher(Image, "goal/state", COMMAND_QOS)
+        self.pub_goal_image = self.create_publisher(Image, "goal/image", COMMAND_QOS)
+        self.reset = self.create_client(Trigger, "reset")
+        self.rc = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _lat(self, stage: str):
+        def cb(m: PoseStamped) -> None:
+            if self.recording:
+                age_ms = (time.time() - from_time(m.header.stamp)) * 1e3
+                if 0.0 <= age_ms < 5000.0:  # a held/teleop command carries "now"; skip nonsense
+                    self.rec.latency(stage, age_ms)
+        return cb
+
+    def _on_camera(self, m: Image) -> None:
+        if self.recording and self._frames_wanted():
+            self.camera.append(image_array(m))
+            if self._last_subgoal is not None:
+                self.subgoal.append(self._last_subgoal)
+
+    def _on_subgoal(self, m: Image) -> None:
+        try:
+            self._last_subgoal = image_array(m)
+        except ValueError:
+            pass
+
+    def _frames_wanted(self) -> bool:
+        return self._episode_index < self.cfg.video_episodes
+
+    def _run(self) -> None:
+        c = self.cfg
+        judge_cfg = RunnerConfig(max_episode_s=c.max_episode_s, success_hold_s=c.success_hold_s)
+        try:
+            for i in range(c.episodes):
+                self._episode_index = i
+                self.goal_state = self.goal_image = None
+                reply = call_with_retry(self, self.reset, Trigger.Request(), c.service_timeout_s)
+                if not reply.success:
+                    raise ServiceCallFailed(f"sim reset failed: {reply.message}")
+                seed = parse_seed(reply.message)
+                t_reset = time.time()
+                deadline = time.monotonic() + c.service_timeout_s
+                while self.goal_state is None or from_time(self.goal_state.header.stamp) < t_reset - 1.0:
+                    if time.monotonic() > deadline:
+                        raise ServiceCallFailed("no task/goal_state after reset")
+                    time.sleep(0.01)
+                time.sleep(c.settle_s)
+                self.camera, self.subgoal, self._last_subgoal = [], [], None
+                self.success = None
+                self.recording = True
+                self.pub_goal_state.publish(self.goal_state)
+                if self.goal_image is not None:
+                    self.pub_goal_image.publish(self.goal_image)
+                t0 = time.monotonic()
+                judge = EpisodeJudge(judge_cfg, t0)
+                while not judge.done(time.monotonic()):
+                    if self.success is not None:
+                        judge.observe(self.success, time.monotonic())
+                    time.sleep(0.02)
+                self.recording = False
+                self.rec.episode(i, seed, judge.ever_success, judge.first_success_s, time.monotonic() - t0,
+                                 self.camera, self.subgoal)
+                self.get_logger().info(f"episode {i + 1}/{c.episodes} seed {seed}: "
+                                       f"{'success' if judge.ever_success else 'failure'}")
+        except (ServiceCallFailed, ValueError) as exc:
+            self.get_logger().error(f"evaluation stopped: {exc}")
+            self.rc = 1
+        except Exception as exc:  # noqa: BLE001 - report anything, then exit
+            self.get_logger().error(f"evaluation stopped by an unexpected error: {exc!r}")
+            self.rc = 1
+        finally:
+            self.rec.flush()
+            rclpy.try_shutdown()
+
+
+def main(args: list[str] | None = None) -> int:
+    holder: dict[str, EvalRunnerNode] = {}
+
+    def factory() -> EvalRunnerNode:
+        holder["node"] = EvalRunnerNode()
+        return holder["node"]
+
+    rc = run_node(factory, args, "eval_runner")
+    node = holder.get("node")
+    return node.rc if rc == 0 and node is not None else rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
