@@ -146,3 +146,11 @@ def test_policy_output_carries_the_observation_stamp():
     assert c.step(0.01).source_stamp_s == -0.03
     c.on_teleop([0.1, 0, 0], 0.02)
     assert c.step(0.02).source_stamp_s is None
+
+
+def test_step_limit_is_a_speed_limit_however_often_commands_go_out():
+    c = core()  # 20 Hz: 1 cm per 50 ms
+    c.on_target(HOME + [0.1, 0, 0], Q, 0.0)
+    x0 = c.step(0.0).pose.pos[0]
+    xs = [c.step(0.05 + k * 0.005).pose.pos[0] for k in range(11)]  # 11 commands within 50 ms
+    assert xs[-1] - x0 <= 0.02 + 1e-9  # 0.1 s at 1 cm / 50 ms, not 12 cm for 12 commands

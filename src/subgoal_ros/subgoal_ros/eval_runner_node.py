@@ -57,7 +57,13 @@ class EvalRunnerNode(Node):
         threading.Thread(target=self._run, daemon=True).start()
 
     def _lat(self, stage: str):
+        seen: set[tuple[int, int]] = set()
+
         def cb(m: PoseStamped) -> None:
+            key = (m.header.stamp.sec, m.header.stamp.nanosec)
+            if key in seen:  # a command repeated while holding is not a new observation
+                return
+            seen.add(key)
             if self.recording:
                 age_ms = (time.time() - from_time(m.header.stamp)) * 1e3
                 if 0.0 <= age_ms < 5000.0:  # a held/teleop command carries "now"; skip nonsense

@@ -39,6 +39,7 @@ class PolicyNode(LifecycleNode):
         self.loop: PolicyLoop | None = None
         self._quat = None
         self._error = ""
+        self._active = False
         if self.get_parameter("autostart").value:
             self._auto = self.create_timer(0.0, self._autostart)
 
@@ -77,15 +78,22 @@ class PolicyNode(LifecycleNode):
             self.create_subscription(Image, goal_topic, self._on_goal, COMMAND_QOS),
             self.create_subscription(PoseStamped, "equilibrium_pose", self._on_reference, COMMAND_QOS),
         ]
-        self._timer = self.create_timer(1.0 / self.loop_config.rate_hz, self._tick)
+        # an image policy acts when its latent arrives (no timer wait in the camera→command latency);
+        # a state policy acts on the 10 Hz clock its dataset was built on
+        self._event_driven = "latent" in self.loop.core.keys
+        self._last_tick = 0.0
+        if not self._event_driven:
+            self._timer = self.create_timer(1.0 / self.loop_config.rate_hz, self._tick)
         self._diag_timer = self.create_timer(1.0, self._diagnostics)
         self.get_logger().info(f"configured: bundle {bundle} (obs {self.loop.core.keys}), goal on {goal_topic}")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = True
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
         return super().on_deactivate(state)
 
     # ------------------------------------------------------------------ inputs
@@ -108,6 +116,10 @@ class PolicyNode(LifecycleNode):
             except ValueError as exc:
                 self.loop.counts[f"bad_{key}"] += 1
                 self.get_logger().warning(f"{key}: {exc}", throttle_duration_sec=5.0)
+                return
+            if key == "latent" and self._event_driven and self._active \
+                    and time.monotonic() - self._last_tick >= 0.5 / self.loop_config.rate_hz:
+                self._tick()
         return cb
 
     def _on_goal(self, m: Image) -> None:
@@ -120,6 +132,7 @@ class PolicyNode(LifecycleNode):
     # ------------------------------------------------------------------ loop
     def _tick(self) -> None:
         t0 = time.perf_counter()
+        self._last_tick = time.monotonic()
         step = self.loop.step(self._now())
         cmd = step.command
         if cmd is None or cmd.target_pos is None:

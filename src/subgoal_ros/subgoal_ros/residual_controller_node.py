@@ -48,6 +48,7 @@ class ResidualControllerNode(LifecycleNode):
         self.monitor: RateLatencyMonitor | None = None
         self._last_source = "idle"
         self._configure_error = ""
+        self._active = False
         if self.get_parameter("autostart").value:
             self._autostart = self.create_timer(0.0, self._do_autostart)
 
@@ -105,10 +106,12 @@ class ResidualControllerNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().info("active: commanding equilibrium_pose")
+        self._active = True
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().info("inactive: no commands (the arm holds its last equilibrium)")
+        self._active = False
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -131,6 +134,8 @@ class ResidualControllerNode(LifecycleNode):
     def _on_target(self, m: PoseStamped) -> None:
         p, o = m.pose.position, m.pose.orientation
         self.core.on_target((p.x, p.y, p.z), (o.w, o.x, o.y, o.z), self._now(), from_time(m.header.stamp))
+        if self._active:
+            self._tick()  # act on a fresh target now, not at the next tick (pipeline latency)
 
     def _on_estop_topic(self, m: Bool) -> None:
         if m.data:

@@ -6,7 +6,8 @@ Order of checks in :meth:`SafetyFilter.filter` (each one counted and logged once
 3. external force above ``max_force`` → back off along the force (away from the contact);
 4. target non-finite / bad quaternion → hold; otherwise
 5. limit the step from the current equilibrium: ``max_step`` translation, ``max_rotation`` per period
-   (both also bound the commanded velocity), then clamp into the workspace box.
+   — pro rata of the time since the last command, so they are true speed limits however often the
+   controller sends — then clamp into the workspace box.
 Why the reference is the *last command* and not the measured pose: the impedance controller tracks
 the equilibrium; limiting relative to the measured EE would let a blocked arm wind up force.
 """
@@ -83,6 +84,7 @@ class SafetyFilter:
     last: Pose | None = None          #: last command sent (what the arm holds)
     estop_pose: Pose | None = None
     _logged: set = field(default_factory=set)
+    _last_emit_s: float | None = None
 
     def _event(self, kind: str, detail: str = "") -> None:
         self.counts[kind] += 1
@@ -132,15 +134,20 @@ class SafetyFilter:
         if quat is None or not np.all(np.isfinite(target.pos)):
             self._event("target_invalid", f"pos={target.pos} quat={target.quat}")
             return self._hold(self.last)
+        # limits are per nominal period: a command sent sooner (on a fresh target) gets the share of
+        # the period that has passed, so extra commands never raise the speed limit
+        frac = 1.0 if self._last_emit_s is None else float(np.clip((now_s - self._last_emit_s) / self.period_s, 0.0, 1.0))
+        max_step, max_rot = L.max_step * frac, L.max_rotation * frac
         step = np.asarray(target.pos, float) - self.last.pos
         n = float(np.linalg.norm(step))
-        if n > L.max_step:
+        if n > max_step:
             self._event("step_limited")
-            step *= L.max_step / n
+            step *= max_step / n
         ang = quat_angle(self.last.quat, quat)
-        if ang > L.max_rotation:
+        if ang > max_rot:
             self._event("rotation_limited")
-            quat = slerp(self.last.quat, quat, L.max_rotation / ang)
+            quat = slerp(self.last.quat, quat, max_rot / ang)
+        self._last_emit_s = now_s
         return self._emit(Pose(self.last.pos + step, quat))
 
     def _emit(self, pose: Pose) -> Pose:
