@@ -119,11 +119,9 @@ def test_resume_continues_exactly(squares_hdf5, tmp_path):
 
 
 def test_cli_entry_point(squares_hdf5, tmp_path):
-    import subprocess
-    import sys
+    from subgoal.cli.main import main
 
-    r = subprocess.run([sys.executable, "-m", "subgoal.cli.main", "train", "vae", "--dataset", str(squares_hdf5),
-                        "--out", str(tmp_path / "cli"), "--steps", "1", "--batch-size", "2", "--latent-dim", "4"],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
+    rc = main(["train", "vae", "--dataset", str(squares_hdf5), "--out", str(tmp_path / "cli"),
+               "--steps", "1", "--batch-size", "2", "--latent-dim", "4"])
+    assert rc == 0
     assert json.loads((tmp_path / "cli" / "model.json").read_text())["latent_dim"] == 4

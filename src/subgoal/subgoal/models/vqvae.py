@@ -136,3 +136,14 @@ class VQCodesDecoderExport(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         return to_nhwc(self.model.decode_latent(self.model.codes_to_latent(codes)))
+
+
+class VQCodesToLatentExport(nn.Module):
+    """ONNX: code indices int64 B,G,G -> flattened quantised latent B,G*G*D (HWC order, as the encoder gives)."""
+
+    def __init__(self, model: VQVAE) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.model.codebook(codes).flatten(1)

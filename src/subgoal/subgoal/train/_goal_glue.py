@@ -61,9 +61,23 @@ def configs_from_args(args: argparse.Namespace, *classes: type) -> tuple:
     return tuple(common.dataclass_from_args(c, values) for c in classes)
 
 
+def set_threads() -> int:
+    """torch intra-op threads: ``SUBGOAL_TORCH_THREADS`` or 1. On a shared 2-core machine 2 threads made
+    the conv models 6x slower than 1 (oversubscription), so 1 is the default."""
+    import os
+
+    n = int(os.environ.get("SUBGOAL_TORCH_THREADS", "1"))
+    torch.set_num_threads(max(1, n))
+    return n
+
+
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed python/numpy/torch (``train.common``); return the torch generator that draws batches."""
-    common.seed_everything(seed)
+    """Seed python/numpy/torch (``train.common``); return the torch generator that draws batches.
+
+    torch's deterministic-algorithms mode is left off: it doubled the CPU conv time and the CPU
+    kernels used here are already run-to-run identical (the resume test checks bit-equal losses)."""
+    common.seed_everything(seed, deterministic=False)
+    set_threads()
     g = torch.Generator()
     g.manual_seed(seed)
     return g

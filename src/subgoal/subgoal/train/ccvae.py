@@ -33,7 +33,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train(dataset: str, out: Path, mcfg: CCVAEConfig, tcfg: ImageTrainConfig) -> dict:
-    torch.set_num_threads(min(torch.get_num_threads(), 2))
     tr, held = load_split(dataset, tcfg.image_key, tcfg.holdout_fraction, mcfg.image_size)
     gen = glue.seed_everything(tcfg.seed)
     glue.save_config(out, model=mcfg, training=tcfg)

@@ -107,7 +107,6 @@ class _Transitions:
 
 
 def train(dataset: str, out: Path, mcfg: IrisModelConfig, tcfg: PTPTrainConfig) -> dict:
-    torch.set_num_threads(min(torch.get_num_threads(), 2))
     states, space = load_planning_states(dataset, tcfg)
     actions = [x.reshape(len(x), -1) for x in glue.load_demo_key(dataset, "actions")]
     rewards = [x.reshape(-1) for x in glue.load_demo_key(dataset, "rewards")]

@@ -110,7 +110,6 @@ def load_planning_states(dataset: str, tcfg: PTPTrainConfig) -> tuple[list[np.nd
 
 
 def train(dataset: str, out: Path, mcfg: PTPModelConfig, tcfg: PTPTrainConfig) -> dict:
-    torch.set_num_threads(min(torch.get_num_threads(), 2))
     demos, space = load_planning_states(dataset, tcfg)  # every input error happens here, before training
     n_hold = min(int(round(len(demos) * tcfg.holdout_fraction)), len(demos) - 1)
     train_demos, held = demos[: len(demos) - n_hold], demos[len(demos) - n_hold:] or demos[-1:]

@@ -105,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
 
 def train(dataset: str, out: Path, mcfg: VAEConfig, tcfg: ImageTrainConfig) -> dict:
     """Train, save previews, export the bundle; returns the metrics written into model.json."""
-    torch.set_num_threads(min(torch.get_num_threads(), 2))
     tr, held = load_split(dataset, tcfg.image_key, tcfg.holdout_fraction, mcfg.image_size)  # errors before training
     gen = glue.seed_everything(tcfg.seed)
     glue.save_config(out, model=mcfg, training=tcfg)

@@ -1,7 +1,8 @@
 """``subgoal train vqvae``: VQ-VAE image encoder (VAL) from a robomimic-layout HDF5 -> model bundle.
 
 Bundle: encoder.onnx (uint8 image -> code grid + flattened quantised latent), decoder.onnx
-(flattened latent -> image), decoder_codes.onnx (code grid -> image, for PixelCNN samples).
+(flattened latent -> image), decoder_codes.onnx (code grid -> image, for PixelCNN samples),
+codes_to_latent.onnx (code grid -> flattened latent, for sampled goals).
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from subgoal.models.vqvae import VQVAE, VQCodesDecoderExport, VQDecoderExport, VQEncoderExport, VQVAEConfig
+from subgoal.models.vqvae import (VQVAE, VQCodesDecoderExport, VQCodesToLatentExport, VQDecoderExport, VQEncoderExport,
+                                  VQVAEConfig)
 from subgoal.bundle.export import OnnxExport
 from subgoal.train import _goal_glue as glue
 from subgoal.train import common
@@ -34,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def train(dataset: str, out: Path, mcfg: VQVAEConfig, tcfg: ImageTrainConfig) -> dict:
-    torch.set_num_threads(min(torch.get_num_threads(), 2))
     tr, held = load_split(dataset, tcfg.image_key, tcfg.holdout_fraction, mcfg.image_size)
     gen = glue.seed_everything(tcfg.seed)
     glue.save_config(out, model=mcfg, training=tcfg)
@@ -72,4 +73,5 @@ def exports(model: VQVAE, images: np.ndarray) -> dict[str, OnnxExport]:
         codes, z = VQEncoderExport(model)(img)
     return {"encoder": OnnxExport(VQEncoderExport(model), {"image": img}, ["codes", "latent"]),
             "decoder": OnnxExport(VQDecoderExport(model), {"latent": z}, ["image"]),
-            "decoder_codes": OnnxExport(VQCodesDecoderExport(model), {"codes": codes}, ["image"])}
+            "decoder_codes": OnnxExport(VQCodesDecoderExport(model), {"codes": codes}, ["image"]),
+            "codes_to_latent": OnnxExport(VQCodesToLatentExport(model), {"codes": codes}, ["latent"])}
