@@ -60,6 +60,7 @@ class ExpertMirror:
         ros = list(self.sim.robot.ros_joint_names) + list(self.sim.robot.ros_finger_names)
         mj = list(names.arm_joints) + list(names.finger_joints)
         self._qadr = {r: int(m.jnt_qposadr[m.joint(j).id]) for r, j in zip(ros, mj)}
+        self._sign = dict(zip(ros, self.sim.ros_joint_signs()))  # joint_states follow the real-arm convention
         free = [j for j in range(m.njnt) if m.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE]
         self._free_qadr = [int(m.jnt_qposadr[j]) for j in free]
         self.episode = -1
@@ -84,7 +85,7 @@ class ExpertMirror:
             raise ValueError(f"joint_states lacks joints {missing} of robot {self.config.robot}")
         for n, q in zip(joint_names, joint_pos):
             if n in self._qadr:
-                d.qpos[self._qadr[n]] = q
+                d.qpos[self._qadr[n]] = q * self._sign[n]
         obj = np.asarray(object_state, float).reshape(-1)
         if obj.size != 7 * len(self._free_qadr):
             raise ValueError(f"task {self.config.task}: object_state has {obj.size} values, the mirror expects "

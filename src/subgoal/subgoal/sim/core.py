@@ -178,12 +178,19 @@ class Sim:
 
     # ------------------------------------------------------------------ state
     def joint_state(self) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        """Names, positions, velocities, efforts of the 7 arm joints then the 2 finger joints."""
+        """Names, positions, velocities, efforts of the 7 arm joints then the 2 finger joints (ROS convention)."""
         d = self.data
         names = list(self.robot.ros_joint_names) + list(self.robot.ros_finger_names)
         qadr = np.concatenate([self._arm_qadr, self._finger_qadr])
         dofs = np.concatenate([self._arm_dofs, self._finger_dofs])
-        return names, d.qpos[qadr].copy(), d.qvel[dofs].copy(), d.qfrc_actuator[dofs].copy()
+        # fingers as a real arm reports them: positive = opening (Franka: each 0..0.04 m), so the sum
+        # of the finger joints is the opening beyond width_offset on every robot
+        sign = self.ros_joint_signs()
+        return names, d.qpos[qadr] * sign, d.qvel[dofs] * sign, d.qfrc_actuator[dofs] * sign
+
+    def ros_joint_signs(self) -> np.ndarray:
+        """Per joint of :meth:`joint_state`: +1 for arm joints, the opening sign for fingers."""
+        return np.concatenate([np.ones(len(self._arm_qadr)), np.asarray(self.robot.gripper.signs, float)])
 
     def ee_pose(self) -> tuple[np.ndarray, np.ndarray]:
         """EE (gripper TCP) position (3,) and orientation quaternion wxyz (4,) in the base frame."""

@@ -27,9 +27,12 @@ Policy = Callable[[Mapping[str, np.ndarray], np.ndarray], np.ndarray]
 
 
 def sim_observation(sim: Any) -> dict[str, np.ndarray]:
+    from subgoal.runtime.observations import gripper_width
+
     pos, quat = sim.ee_pose()  # quat is w x y z in the sim; datasets follow the ROS message (x y z w)
+    names, q, _, _ = sim.joint_state()  # the same joint_states → gripper_width rule as the nodes
     return {"ee_pos": np.asarray(pos, np.float32), "ee_quat": np.asarray(quat, np.float32)[[1, 2, 3, 0]],
-            "gripper_width": np.array([sim.gripper_width()], np.float32),
+            "gripper_width": np.array([gripper_width(names, q)], np.float32),
             "object_state": np.asarray(sim.object_state(), np.float32).reshape(-1),
             "goal_state": np.asarray(sim.goal_state(), np.float32).reshape(-1)}
 
