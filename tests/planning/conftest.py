@@ -43,3 +43,11 @@ def ptp_bundle(tmp_path_factory, maze_hdf5):
     train(str(maze_hdf5), out, PTPModelConfig(horizons=(30, 15), hidden=64),
           PTPTrainConfig(steps=400, batch_size=128, lr=1e-3, log_every=100))
     return out
+
+
+@pytest.fixture(scope="session")
+def squares8_hdf5(tmp_path_factory):
+    """8 demos x 10 frames of 48x48 coloured squares (for latent-space bundles)."""
+    from subgoal.planning.toy_tasks import write_square_images
+
+    return write_square_images(tmp_path_factory.mktemp("sq8") / "squares.hdf5", n_demos=8, length=10, seed=2)
