@@ -121,3 +121,25 @@ def test_val_core_needs_its_vq_encoder(squares8_hdf5, tmp_path):
     assert out.subgoal.shape == (12, 12) and out.subgoal_latent.shape == (12 * 12 * 2,) and out.reason == "new_goal"
     with pytest.raises(GoalProposalInputError, match="VQ code grid"):
         core.step(np.zeros(5))
+
+
+def test_ptp_core_takes_an_onnx_value_bundle(ptp_bundle, tmp_path):
+    """A goal-conditioned value graph (obs, goal) -> V replaces the distance stand-in; sizes are checked."""
+    import torch
+
+    from subgoal.bundle.export import OnnxExport
+    from subgoal.train import _goal_glue as glue
+
+    class NegDist(torch.nn.Module):
+        def forward(self, obs, goal):
+            return -(obs - goal).norm(dim=-1, keepdim=True) / 0.05
+
+    for name, dim in (("v2", 2), ("v3", 3)):
+        ex = {"obs": torch.zeros(2, dim), "goal": torch.ones(2, dim)}
+        glue.write_bundle(tmp_path / name, name=name, kind="value", algorithm="test", exports={"value": OnnxExport(NegDist(), ex, ["value"])},
+                          training={}, metrics={}, extra={})
+    core = GoalProposalCore("ptp", ptp_bundle, value_dir=tmp_path / "v2", planner={"num_subgoals": 2, "num_samples": 16})
+    core.set_goal([0.7, -0.7])
+    assert core.step([-0.7, -0.7]).subgoal.shape == (2,)
+    with pytest.raises(BundleShapeMismatch, match="takes inputs of sizes \\[3, 3\\]"):
+        GoalProposalCore("ptp", ptp_bundle, value_dir=tmp_path / "v3")

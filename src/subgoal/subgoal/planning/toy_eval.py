@@ -5,8 +5,10 @@ max speed for T steps (walls block it and it slides along them), then ask the hi
 So the only difference between arms is the subgoal choice.
 
     python -m subgoal.planning.toy_eval iris --bundle models/iris_maze [--episodes 100]
+    python -m subgoal.planning.toy_eval ptp --bundle models/ptp_maze [--episodes 50]
 
-prints JSON: success rate of IRIS value selection (best of M) vs single random cVAE proposals.
+prints JSON: iris: success rate of value selection (best of M) vs single random cVAE proposals;
+ptp: success rate with GoalProposalCore(ptp) subgoals vs the same low level given only the final goal.
 """
 from __future__ import annotations
 
@@ -67,16 +69,42 @@ def iris_compare(bundle_dir: str, episodes: int = 100, budget: int = 200, propos
             "goal_proposals_M": proposals, "horizon_T": horizon, "seed": seed, **arms}
 
 
+def ptp_compare(bundle_dir: str, episodes: int = 50, budget: int = 300, seed: int = 0, num_subgoals: int = 4,
+                levels: int = 2, num_samples: int = 256, reach_threshold: float = 0.1) -> dict:
+    from subgoal.runtime.goal_proposal import GoalProposalCore
+
+    maze = PointMaze()
+    starts = left_starts(maze, episodes, seed)
+    arms: dict = {}
+    ok_p, steps_p, replans = [], [], []
+    for i, st in enumerate(starts):
+        core = GoalProposalCore("ptp", bundle_dir, reach_threshold=reach_threshold, seed=seed + i,
+                                planner={"num_subgoals": num_subgoals, "levels": levels, "num_samples": num_samples})
+        core.set_goal(np.asarray(maze.goal, np.float32))
+        ok, steps = rollout_with_subgoals(maze, st, lambda s: core.step(s).subgoal, 1, budget)
+        ok_p.append(ok), steps_p.append(steps), replans.append(core.replans)
+    arms["ptp_subgoals"] = {"success_rate": float(np.mean(ok_p)), "mean_replans": float(np.mean(replans))}
+    ok_f = [rollout_with_subgoals(maze, st, lambda s: np.asarray(maze.goal), 1, budget)[0] for st in starts]
+    arms["final_goal_only"] = {"success_rate": float(np.mean(ok_f))}
+    return {"eval": "ptp_maze", "bundle": str(bundle_dir), "episodes": episodes, "budget_steps": budget,
+            "planner": {"K": num_subgoals, "L": levels, "N": num_samples}, "reach_threshold": reach_threshold,
+            "low_level": "straight line at max speed (walls block, slide)", "seed": seed, **arms}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="goal-proposal evals on the synthetic point maze")
-    ap.add_argument("method", choices=["iris"])
+    ap.add_argument("method", choices=["iris", "ptp"])
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--episodes", type=int, default=100)
-    ap.add_argument("--budget", type=int, default=200)
+    ap.add_argument("--budget", type=int, default=None, help="steps per episode (iris 200, ptp 300)")
     ap.add_argument("--proposals", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
-    print(json.dumps(iris_compare(a.bundle, a.episodes, a.budget, a.proposals, a.seed), indent=1))
+    if a.method == "iris":
+        out = iris_compare(a.bundle, a.episodes, a.budget or 200, a.proposals, a.seed)
+    else:
+        out = ptp_compare(a.bundle, a.episodes, a.budget or 300, a.seed)
+    print(json.dumps(out, indent=1))
     return 0
 
 

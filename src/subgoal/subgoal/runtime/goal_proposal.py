@@ -50,6 +50,9 @@ class GoalProposalConfig:
     """distance in the planning space at which a subgoal counts as reached"""
     timeout_steps: int = 0
     """steps allowed per subgoal before re-planning (0 = the bundle's horizon)"""
+    value_dir: str = ""
+    """ptp: bundle with a goal-conditioned value role 'value' (obs, goal) -> V, e.g. the policy's IQL
+    critic; empty = the distance stand-in V = -||s - s'|| / step_scale (delta in planner is in V units)"""
     planner: dict[str, Any] = field(default_factory=dict)
     """PTPPlannerConfig overrides (num_subgoals, levels, num_samples, ...)"""
     num_proposals: int = 16
@@ -97,11 +100,21 @@ class GoalProposalCore:
         self._check_encoder()
         extra = self.bundle.card.extra
         if c.method == "ptp":
-            from subgoal.planning.ptp import DistanceValue, OnnxSubgoalGenerator, PTPPlanner, PTPPlannerConfig
+            from subgoal.planning.ptp import (DistanceValue, OnnxGoalValue, OnnxSubgoalGenerator, PTPPlanner,
+                                              PTPPlannerConfig)
 
             gen = OnnxSubgoalGenerator(self.bundle)
             pcfg = PTPPlannerConfig(**{"seed": c.seed, **c.planner})
-            self.planner = PTPPlanner(gen, DistanceValue(float(extra["step_scale"])), pcfg)
+            value = DistanceValue(float(extra["step_scale"]))
+            if c.value_dir:
+                vb = load_bundle(c.value_dir, threads=c.threads)
+                spec = vb.spec("value")
+                dims = [t.shape[-1] for t in spec.inputs]
+                if len(dims) != 2 or any(d != gen.state_dim for d in dims):
+                    raise BundleShapeMismatch(f"value {vb.name!r} takes inputs of sizes {dims}; the planner needs "
+                                              f"(state, goal) of size {gen.state_dim} each")
+                value = OnnxGoalValue(vb, "value")
+            self.planner = PTPPlanner(gen, value, pcfg)
             self.dim = gen.state_dim
         elif c.method == "iris":
             from subgoal.planning.iris import IrisGoalSelector, IrisSelectorConfig, OnnxIris
