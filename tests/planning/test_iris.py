@@ -72,3 +72,15 @@ def test_iris_config_errors():
         IrisModelConfig(horizon=0)
     with pytest.raises(ValueError, match="gamma must be in \\[0, 1\\), got 1.0"):
         IrisValueConfig(state_dim=2, action_dim=2, gamma=1.0)
+
+
+def test_n_step_targets_stop_at_done_and_demo_end():
+    from subgoal.train.iris_goal import _n_step
+
+    r = np.array([0, 0, 1, 0, 0], np.float32)
+    done = (r > 0).astype(np.float32)
+    ret, nxt, dn, disc = _n_step(r, done, 3, 0.5)
+    assert np.allclose(ret, [0.25, 0.5, 1, 0, 0]) and list(nxt) == [3, 3, 3, 5, 5]
+    assert list(dn) == [1, 1, 1, 0, 0] and np.allclose(disc, [0.125, 0.25, 0.5, 0.25, 0.5])
+    ret1, nxt1, dn1, disc1 = _n_step(r, done, 1, 0.9)  # 1-step = the plain transition
+    assert np.allclose(ret1, r) and list(nxt1) == [1, 2, 3, 4, 5] and np.allclose(disc1, 0.9) and np.allclose(dn1, done)

@@ -168,13 +168,16 @@ class IrisValue(nn.Module):
 
 
 def bcq_q_loss(value: IrisValue, target: IrisValue, s: torch.Tensor, a: torch.Tensor, r: torch.Tensor,
-               s2: torch.Tensor, done: torch.Tensor, generator: torch.Generator | None = None
-               ) -> tuple[torch.Tensor, dict[str, float]]:
-    """(Q(s,a) - [r + gamma (1 - done) max_{a_i ~ D_omega(z, s')} Q'(s', a_i)])^2 (seed 000, Alg. 1 l. 10-12)."""
+               s2: torch.Tensor, done: torch.Tensor, generator: torch.Generator | None = None,
+               discount: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """(Q(s,a) - [r + gamma (1 - done) max_{a_i ~ D_omega(z, s')} Q'(s', a_i)])^2 (seed 000, Alg. 1 l. 10-12).
+
+    ``discount`` (per row) replaces gamma for n-step targets (r = discounted n-step return, s' = s_{t+n})."""
     c = value.config
     with torch.no_grad():
         z = torch.randn(s2.shape[0], c.num_action_proposals, c.latent_dim, generator=generator)
-        y = r + c.gamma * (1.0 - done) * target.state_value(s2, z)
+        g = c.gamma if discount is None else discount
+        y = r + g * (1.0 - done) * target.state_value(s2, z)
     q = value.q_value(s, a)
     loss = (q - y).pow(2).mean()
     return loss, {"losses/q": loss.item(), "charts/q_mean": q.mean().item(), "charts/target_mean": y.mean().item()}

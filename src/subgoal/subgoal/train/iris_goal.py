@@ -48,10 +48,13 @@ class IrisModelConfig:
     """Polyak rate of the target Q"""
     terminal_on_reward: bool = True
     """treat reward > 0 as the end of the task (done) in the value target"""
+    n_step: int = 1
+    """n-step value targets (IRIS samples T-step windows; n > 1 propagates sparse rewards n times faster)"""
 
     def __post_init__(self) -> None:
         common.require(self.horizon >= 1, "horizon", self.horizon, "must be >= 1")
         common.require(0.0 < self.tau <= 1.0, "tau", self.tau, "must be in (0, 1]")
+        common.require(self.n_step >= 1, "n_step", self.n_step, "must be >= 1")
 
 
 class IrisModel(nn.Module):
@@ -83,18 +86,19 @@ class _Transitions:
     """Flat (s, a, r, s', done) plus (s_t, s_{t+T}) index pairs, from per-demo arrays."""
 
     def __init__(self, states: list[np.ndarray], actions: list[np.ndarray], rewards: list[np.ndarray],
-                 dones: list[np.ndarray], horizon: int, terminal_on_reward: bool) -> None:
-        s, a, r, s2, d, goal_pairs = [], [], [], [], [], []
+                 dones: list[np.ndarray], horizon: int, terminal_on_reward: bool, n_step: int = 1,
+                 gamma: float = 0.99) -> None:
+        s, a, r, s2, d, disc, goal_pairs = [], [], [], [], [], [], []
         base = 0
         for st, ac, rw, dn in zip(states, actions, rewards, dones):
             n = min(len(ac), len(st) - 1)
             if len(st) < len(ac) + 1:  # obs without the final next_obs: drop the last transition
                 n = len(st) - 1
-            s.append(st[:n]), a.append(ac[:n]), r.append(rw[:n]), s2.append(st[1: n + 1])
             done = dn[:n].astype(np.float32)
             if terminal_on_reward:
                 done = np.maximum(done, (rw[:n] > 0).astype(np.float32))
-            d.append(done)
+            ret, nxt, dn_n, g_n = _n_step(rw[:n].astype(np.float32), done, n_step, gamma)
+            s.append(st[:n]), a.append(ac[:n]), r.append(ret), s2.append(st[nxt]), d.append(dn_n), disc.append(g_n)
             if len(st) > horizon:
                 goal_pairs.append(np.stack([np.arange(len(st) - horizon), np.arange(horizon, len(st))], 1) + base)
             base += len(st)
@@ -103,7 +107,26 @@ class _Transitions:
         self.all_states = np.concatenate(states).astype(np.float32)
         self.s, self.a = np.concatenate(s).astype(np.float32), np.concatenate(a).astype(np.float32)
         self.r, self.s2, self.d = np.concatenate(r).astype(np.float32), np.concatenate(s2).astype(np.float32), np.concatenate(d)
+        self.disc = np.concatenate(disc).astype(np.float32)
         self.pairs = np.concatenate(goal_pairs)
+
+
+def _n_step(r: np.ndarray, done: np.ndarray, n: int, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per t: discounted return over up to n steps (stopping at done or the demo end), index of s_{t+k},
+    done flag and gamma^k. Row t's next state is s_{t+k} (states has one more row than r)."""
+    T = len(r)
+    ret, nxt, dn, disc = np.zeros(T, np.float32), np.zeros(T, np.int64), np.zeros(T, np.float32), np.zeros(T, np.float32)
+    for t in range(T):
+        acc, g, k = 0.0, 1.0, 0
+        while k < n and t + k < T:
+            acc += g * r[t + k]
+            g *= gamma
+            k += 1
+            if done[t + k - 1]:
+                dn[t] = 1.0
+                break
+        ret[t], nxt[t], disc[t] = acc, t + k, g
+    return ret, nxt, dn, disc
 
 
 def train(dataset: str, out: Path, mcfg: IrisModelConfig, tcfg: PTPTrainConfig) -> dict:
@@ -113,7 +136,7 @@ def train(dataset: str, out: Path, mcfg: IrisModelConfig, tcfg: PTPTrainConfig) 
     dones = [x.reshape(-1) for x in glue.load_demo_key(dataset, "dones")]
     if space["space"] == "state":  # robomimic obs has one row per action: append next_obs' last row when present
         states = _with_final_next_obs(dataset, tcfg.obs_key, states)
-    data = _Transitions(states, actions, rewards, dones, mcfg.horizon, mcfg.terminal_on_reward)
+    data = _Transitions(states, actions, rewards, dones, mcfg.horizon, mcfg.terminal_on_reward, mcfg.n_step, mcfg.gamma)
     gen = glue.seed_everything(tcfg.seed)
     glue.save_config(out, model=mcfg, training=tcfg)
     model = IrisModel(data.s.shape[1], data.a.shape[1], mcfg)
@@ -121,14 +144,14 @@ def train(dataset: str, out: Path, mcfg: IrisModelConfig, tcfg: PTPTrainConfig) 
     model.goal_cvae.set_normalization(st, st)
     model.value.set_normalization(torch.from_numpy(data.s), torch.from_numpy(data.a))
     model.target.load_state_dict(model.value.state_dict())
-    t = {k: torch.from_numpy(getattr(data, k)) for k in ("s", "a", "r", "s2", "d", "all_states", "pairs")}
+    t = {k: torch.from_numpy(getattr(data, k)) for k in ("s", "a", "r", "s2", "d", "disc", "all_states", "pairs")}
 
     def loss_fn(g: torch.Generator):
         gi = t["pairs"][torch.randint(0, len(t["pairs"]), (tcfg.batch_size,), generator=g)]
         goal_loss, gi_info = model.goal_cvae.compute_loss(t["all_states"][gi[:, 1]], t["all_states"][gi[:, 0]])
         i = torch.randint(0, len(t["s"]), (tcfg.batch_size,), generator=g)
         act_loss, ai = model.value.action_cvae.compute_loss(t["a"][i], t["s"][i])
-        q_loss, qi = bcq_q_loss(model.value, model.target, t["s"][i], t["a"][i], t["r"][i], t["s2"][i], t["d"][i], g)
+        q_loss, qi = bcq_q_loss(model.value, model.target, t["s"][i], t["a"][i], t["r"][i], t["s2"][i], t["d"][i], g, t["disc"][i])
         info = {**{k.replace("losses/", "losses/goal_"): v for k, v in gi_info.items()},
                 **{k.replace("losses/", "losses/action_"): v for k, v in ai.items()}, **qi}
         total = goal_loss + act_loss + q_loss
