@@ -60,6 +60,8 @@ class VQVAE(nn.Module):
         self.pre_quant = nn.Conv2d(config.channels, config.code_dim, 1)
         self.codebook = nn.Embedding(config.num_codes, config.code_dim)
         nn.init.uniform_(self.codebook.weight, -1.0 / config.num_codes, 1.0 / config.num_codes)
+        # set from the first training batch's encoder outputs (see init_codebook)
+        self.register_buffer("codebook_ready", torch.zeros((), dtype=torch.bool))
         self.post_quant = nn.Conv2d(config.code_dim, config.channels, 1)
         self.head = ConvHead(config.channels, 32, 3)
 
@@ -90,11 +92,23 @@ class VQVAE(nn.Module):
         zq_st = ze + (zq - ze).detach()  # straight-through
         return self.decode_latent(zq_st), ze, zq, codes
 
+    @torch.no_grad()
+    def init_codebook(self, x: torch.Tensor) -> None:
+        """Codebook <- random encoder outputs of a batch. With a tiny random init and Adam (steps of ~lr),
+        codes could not follow encoder outputs of magnitude ~10-50 and most codes went unused."""
+        ze = self.encode_continuous(x).permute(0, 2, 3, 1).reshape(-1, self.config.code_dim)
+        idx = torch.randint(0, ze.shape[0], (self.config.num_codes,))
+        self.codebook.weight.copy_(ze[idx] + 1e-3 * torch.randn_like(ze[idx]))
+        self.codebook_ready.fill_(True)
+
     def compute_loss(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.training and not bool(self.codebook_ready):
+            self.init_codebook(x)
         recon, ze, zq, codes = self(x)
         rec = F.mse_loss(recon, x, reduction="none").flatten(1).sum(1).mean()
-        codebook = F.mse_loss(zq, ze.detach())
-        commit = F.mse_loss(ze, zq.detach())
+        # all terms summed per image (like the reconstruction), so no term dwarfs the others
+        codebook = (zq - ze.detach()).pow(2).flatten(1).sum(1).mean()
+        commit = (ze - zq.detach()).pow(2).flatten(1).sum(1).mean()
         loss = rec + codebook + self.config.commitment * commit
         used = torch.unique(codes).numel() / self.config.num_codes
         return loss, {"losses/total": loss.item(), "losses/recon_mse": rec.item(), "losses/codebook": codebook.item(),

@@ -49,8 +49,8 @@ def train(dataset: str, out: Path, mcfg: CCVAEConfig, tcfg: ImageTrainConfig) ->
         mu, _ = model.encode(x, x0)
         recon = torch.sigmoid(model.decode_logits(mu, model.context(x0)))
         metrics = {"eval/heldout_recon_mse": float((recon - x).pow(2).mean()), "losses/final_total": info.get("losses/total")}
-        show = min(8, len(x))
-        pairs = torch.stack([x[:show], recon[:show]], 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()
+        show = torch.from_numpy(np.linspace(0, len(x) - 1, min(8, len(x))).round().astype(np.int64))  # spread over demos
+        pairs = torch.stack([x[show], recon[show]], 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()
         glue.save_image_grid(pairs, out / "previews" / "reconstructions.png", ncol=8)
         # per row: the context s_0, then 7 goals imagined for that scene
         demos = np.unique(held.demo_of[idx.numpy()])[:4]

@@ -120,8 +120,8 @@ def train(dataset: str, out: Path, mcfg: VAEConfig, tcfg: ImageTrainConfig) -> d
         mu, _ = model.encode(x)
         recon = torch.sigmoid(model.decode_logits(mu))
         metrics = {"eval/heldout_recon_mse": float((recon - x).pow(2).mean()), "losses/final_total": info.get("losses/total")}
-        show = min(8, len(x))
-        pairs = torch.stack([x[:show], recon[:show]], 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()
+        show = torch.from_numpy(np.linspace(0, len(x) - 1, min(8, len(x))).round().astype(np.int64))  # spread over demos
+        pairs = torch.stack([x[show], recon[show]], 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()
         glue.save_image_grid(pairs, out / "previews" / "reconstructions.png", ncol=8)
         glue.save_image_grid(model.sample(16, torch.Generator().manual_seed(tcfg.seed)).permute(0, 2, 3, 1).numpy(),
                              out / "previews" / "samples.png", ncol=8)

@@ -51,8 +51,8 @@ def train(dataset: str, out: Path, mcfg: VQVAEConfig, tcfg: ImageTrainConfig) ->
         recon, _, _, codes = model(x)
         metrics = {"eval/heldout_recon_mse": float((recon - x).pow(2).mean()), "losses/final_total": info.get("losses/total"),
                    "eval/heldout_codes_used_fraction": torch.unique(codes).numel() / mcfg.num_codes}
-        show = min(8, len(x))
-        pairs = torch.stack([x[:show], recon[:show]], 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()
+        show = torch.from_numpy(np.linspace(0, len(x) - 1, min(8, len(x))).round().astype(np.int64))  # spread over demos
+        pairs = torch.stack([x[show], recon[show]], 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()
         glue.save_image_grid(pairs, out / "previews" / "reconstructions.png", ncol=8)
     card = glue.write_bundle(out, name=out.name, kind="encoder", algorithm="vqvae",
                              exports=exports(model, held.images[:4]), metrics=metrics,
