@@ -202,3 +202,26 @@ def write_square_images(path: str | Path, n_demos: int = 20, length: int = 16, s
             dg.create_dataset("dones", data=np.zeros(length, np.float32))
             dg.attrs["num_samples"] = length
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m subgoal.planning.toy_tasks {maze,squares} OUT.hdf5 [...]``: write a toy dataset."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="write a synthetic robomimic-layout dataset")
+    ap.add_argument("task", choices=["maze", "squares"])
+    ap.add_argument("out")
+    ap.add_argument("--demos", type=int, default=240)
+    ap.add_argument("--length", type=int, default=150)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--goal-bias", type=float, default=0.2, help="maze: share of waypoints at the IRIS task goal")
+    a = ap.parse_args(argv)
+    if a.task == "maze":
+        write_maze_hdf5(a.out, maze_demos(PointMaze(), a.demos, a.length, a.seed, goal_bias=a.goal_bias))
+    else:
+        write_square_images(a.out, a.demos, a.length, seed=a.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
