@@ -125,3 +125,18 @@ def test_cli_entry_point(squares_hdf5, tmp_path):
                "--steps", "1", "--batch-size", "2", "--latent-dim", "4"])
     assert rc == 0
     assert json.loads((tmp_path / "cli" / "model.json").read_text())["latent_dim"] == 4
+
+
+def test_yaml_config_is_overridden_by_cli_and_checked(squares_hdf5, tmp_path):
+    from subgoal.cli.main import main
+
+    cfg = tmp_path / "vae.yaml"
+    cfg.write_text("latent_dim: 3\nsteps: 1\nbatch_size: 2\nbeta: 0.5\n")
+    assert main(["train", "vae", "--dataset", str(squares_hdf5), "--out", str(tmp_path / "y"), "--config", str(cfg),
+                 "--beta", "2.0"]) == 0
+    card = json.loads((tmp_path / "y" / "model.json").read_text())
+    model_cfg = card["training"]["config"]["VAEConfig"]
+    assert model_cfg["latent_dim"] == 3 and model_cfg["beta"] == 2.0
+    cfg.write_text("latent_size: 3\n")
+    with pytest.raises(ValueError, match="unknown keys \\['latent_size'\\]"):
+        main(["train", "vae", "--dataset", str(squares_hdf5), "--out", str(tmp_path / "z"), "--config", str(cfg)])

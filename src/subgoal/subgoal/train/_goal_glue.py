@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import logging
 import shlex
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -137,11 +134,9 @@ def load_demo_key(path: str | Path, key: str) -> list[np.ndarray]:
 
 
 def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from subgoal.bundle.card import sha256_file
+
+    return sha256_file(path)
 
 
 def check_image_size(demos: list[np.ndarray], size: int, path: str) -> None:
