@@ -58,8 +58,8 @@ class PTPModelConfig:
     """steps per subgoal on each level, coarsest first (seed: 60/30/15, M = 2)"""
     latent_dim: int = 8
     """size of the generator latent z (seed: 8)"""
-    hidden: int = 256
-    """MLP width"""
+    hidden: int = 128
+    """MLP width (128 keeps a two-level N=1024 plan near 200 ms on 2 cores, bench/planner.py; 256 ~3x slower)"""
     beta: float = 1.0
     """KL weight of eq. 50"""
     chain: int = 2
