@@ -62,7 +62,7 @@ def test_invalid_targets_are_rejected(pos, quat):
 
 
 def test_workspace_clamp():
-    c = core(max_step=10.0)
+    c = core(max_step=10.0, max_lead=10.0)
     c.on_target([0.5, 0.0, 5.0], Q, 0.0)
     assert c.step(0.01).pose.pos[2] == pytest.approx(0.55)
 
@@ -154,3 +154,30 @@ def test_step_limit_is_a_speed_limit_however_often_commands_go_out():
     x0 = c.step(0.0).pose.pos[0]
     xs = [c.step(0.05 + k * 0.005).pose.pos[0] for k in range(11)]  # 11 commands within 50 ms
     assert xs[-1] - x0 <= 0.02 + 1e-9  # 0.1 s at 1 cm / 50 ms, not 12 cm for 12 commands
+
+
+def test_equilibrium_stays_on_a_leash_around_the_measured_ee():
+    c = core(max_step=1.0)
+    c.on_target(HOME + [0.3, 0, 0], Q, 0.0)
+    assert c.step(0.01).pose.pos[0] == pytest.approx(HOME[0] + 0.05)
+
+
+def test_arm_moved_by_someone_else_is_reanchored_not_dragged_back():
+    c = core()
+    c.on_target(HOME + [0.005, 0, 0], Q, 0.0)
+    c.step(0.01)
+    moved = HOME + [0.0, 0.3, 0.0]  # e.g. a sim reset / home move elsewhere
+    c.on_ee_pose(moved, Q, 0.02)
+    c.on_target(moved, Q, 0.02)
+    out = c.step(0.03)
+    assert np.linalg.norm(out.pose.pos - moved) < 1e-6 and out.counts["reanchored"] == 1
+
+
+def test_ee_jump_between_samples_reanchors_and_drops_the_old_target():
+    c = core()
+    c.on_target(HOME + [0.005, 0, 0], Q, 0.0)
+    c.step(0.01)
+    home2 = HOME + [0.0, 0.08, 0.0]  # 8 cm in one sample: a reset, not motion
+    c.on_ee_pose(home2, Q, 0.02)
+    out = c.step(0.03)
+    assert out.source in ("hold", "idle") and np.allclose(out.pose.pos, home2)

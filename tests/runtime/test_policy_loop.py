@@ -35,6 +35,10 @@ def test_target_is_commanded_equilibrium_plus_delta(loop):
     st = loop.step(2.01)
     assert np.allclose(st.command.target_pos, np.array([0.52, 0.0, 0.3]) + st.command.delta_pos, atol=1e-6)
     assert loop.step(3.0).reason == "stale:ee_pos"
+    loop.on_obs({"ee_pos": np.array([0.5, 0.3, 0.3]), "gripper_width": np.array([0.04])}, 3.0, 3.0)  # arm moved away
+    loop.on_reference(np.array([0.52, 0.0, 0.3]), 3.0)
+    st = loop.step(3.01)
+    assert np.allclose(st.command.target_pos, np.array([0.5, 0.3, 0.3]) + st.command.delta_pos, atol=1e-6)
 
 
 def test_nan_output_is_never_sent(tmp_path):

@@ -1,7 +1,8 @@
 """``eval_runner`` node: runs seeded evaluation episodes of the stack against the sim over DDS.
 
-Per episode: ``reset`` the sim (reply names the seed), wait ``settle_s``, forward the episode's goal
-(latched ``task/goal_state`` / ``task/goal_image`` → ``goal/state`` / ``goal/image``), judge
+Per episode: ``reset`` the sim (reply names the seed), forward the episode's goal at once
+(latched ``task/goal_state`` / ``task/goal_image`` → ``goal/state`` / ``goal/image``), after
+``settle_s`` judge
 ``task/success``; meanwhile record latencies of ``policy/target_pose`` and ``equilibrium_pose``
 (receipt − header stamp) and camera / ``subgoal/image`` frames. Files: see
 :class:`subgoal.runtime.eval_runner.EvalRecorder`. Exits 0 when done, 1 if a step failed.
@@ -43,7 +44,8 @@ class EvalRunnerNode(Node):
         self.camera: list = []
         self.subgoal: list = []
         self._last_subgoal = None
-        self.create_subscription(Bool, "task/success", lambda m: setattr(self, "success", bool(m.data)), STATUS_QOS)
+        self._judge: EpisodeJudge | None = None
+        self.create_subscription(Bool, "task/success", self._on_success, STATUS_QOS)
         self.create_subscription(Image, "task/goal_state", lambda m: setattr(self, "goal_state", m), LATCHED)
         self.create_subscription(Image, "task/goal_image", lambda m: setattr(self, "goal_image", m), LATCHED)
         self.create_subscription(PoseStamped, "policy/target_pose", self._lat("policy_target"), COMMAND_QOS)
@@ -55,6 +57,11 @@ class EvalRunnerNode(Node):
         self.reset = self.create_client(Trigger, "reset")
         self.rc = 0
         threading.Thread(target=self._run, daemon=True).start()
+
+    def _on_success(self, m: Bool) -> None:
+        self.success = bool(m.data)
+        if self.success and self.recording and self._judge is not None:
+            self._judge.observe(True, time.monotonic())  # a brief success between polls still counts
 
     def _lat(self, stage: str):
         seen: set[tuple[int, int]] = set()
@@ -102,20 +109,22 @@ class EvalRunnerNode(Node):
                     if time.monotonic() > deadline:
                         raise ServiceCallFailed("no task/goal_state after reset")
                     time.sleep(0.01)
-                time.sleep(c.settle_s)
-                self.camera, self.subgoal, self._last_subgoal = [], [], None
-                self.success = None
-                self.recording = True
+                # the new goal goes out at once: the stack must not act on the last episode's goal
                 self.pub_goal_state.publish(self.goal_state)
                 if self.goal_image is not None:
                     self.pub_goal_image.publish(self.goal_image)
+                self.camera, self.subgoal, self._last_subgoal = [], [], None
+                time.sleep(c.settle_s)  # task/success of the old episode may still be in flight
+                self.success = None
+                self.recording = True
                 t0 = time.monotonic()
-                judge = EpisodeJudge(judge_cfg, t0)
+                judge = self._judge = EpisodeJudge(judge_cfg, t0)
                 while not judge.done(time.monotonic()):
                     if self.success is not None:
                         judge.observe(self.success, time.monotonic())
                     time.sleep(0.02)
                 self.recording = False
+                self._judge = None
                 self.rec.episode(i, seed, judge.ever_success, judge.first_success_s, time.monotonic() - t0,
                                  self.camera, self.subgoal)
                 self.get_logger().info(f"episode {i + 1}/{c.episodes} seed {seed}: "

@@ -38,6 +38,7 @@ class PolicyNode(LifecycleNode):
         self.loop_config = declare_config(self, PolicyLoopConfig)
         self.loop: PolicyLoop | None = None
         self._quat = None
+        self._ref_quat = None
         self._error = ""
         self._active = False
         if self.get_parameter("autostart").value:
@@ -104,6 +105,7 @@ class PolicyNode(LifecycleNode):
 
     def _on_reference(self, m: PoseStamped) -> None:
         p = m.pose.position
+        self._ref_quat = m.pose.orientation
         self.loop.on_reference((p.x, p.y, p.z), self._now())
 
     def _on_joints(self, m: JointState) -> None:
@@ -141,8 +143,11 @@ class PolicyNode(LifecycleNode):
         msg.header.stamp = to_time(step.source_stamp_s if step.source_stamp_s is not None else self._now())
         msg.header.frame_id = self.frame_id
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, cmd.target_pos)
-        if self._quat is not None:
-            msg.pose.orientation = self._quat
+        # position-only actions keep the orientation the controller already commands (the datasets'
+        # actions never rotate); the measured one would let small tracking errors accumulate
+        quat = self._ref_quat if self._ref_quat is not None else self._quat
+        if quat is not None:
+            msg.pose.orientation = quat
         self.pub_target.publish(msg)
         if cmd.gripper is not None:
             self.pub_grip.publish(Float64(data=float(cmd.gripper)))

@@ -106,6 +106,7 @@ class ResidualControllerNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.get_logger().info("active: commanding equilibrium_pose")
+        self.core.safety.reanchor()  # start from where the arm is now
         self._active = True
         return super().on_activate(state)
 

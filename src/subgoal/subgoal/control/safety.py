@@ -7,7 +7,8 @@ Order of checks in :meth:`SafetyFilter.filter` (each one counted and logged once
 4. target non-finite / bad quaternion → hold; otherwise
 5. limit the step from the current equilibrium: ``max_step`` translation, ``max_rotation`` per period
    — pro rata of the time since the last command, so they are true speed limits however often the
-   controller sends — then clamp into the workspace box.
+   controller sends — keep it within ``max_lead`` of the measured EE (the same leash as the sim's
+   ``apply_action``, so datasets and deployment agree), then clamp into the workspace box.
 Why the reference is the *last command* and not the measured pose: the impedance controller tracks
 the equilibrium; limiting relative to the measured EE would let a blocked arm wind up force.
 """
@@ -28,6 +29,7 @@ class SafetyLimits:
     workspace_high: tuple[float, float, float] = (0.85, 0.4, 0.55)
     max_step: float = 0.01          #: max translation of the equilibrium per control period (m)
     max_rotation: float = 0.1       #: max rotation of the equilibrium per control period (rad)
+    max_lead: float = 0.05          #: max distance (m) of the equilibrium from the measured EE (leash)
     max_force: float = 30.0         #: external force (N) above which the command backs off
     backoff: float = 0.01           #: how far (m) to back off along the external force
     stale_periods: float = 2.0      #: inputs older than this many control periods are stale
@@ -37,7 +39,7 @@ class SafetyLimits:
         lo, hi = np.asarray(self.workspace_low, float), np.asarray(self.workspace_high, float)
         if lo.shape != (3,) or hi.shape != (3,) or not np.all(lo < hi):
             raise ValueError(f"workspace needs low < high (3 values each), got {self.workspace_low} / {self.workspace_high}")
-        for name in ("max_step", "max_rotation", "max_force", "backoff", "stale_periods", "max_gripper"):
+        for name in ("max_step", "max_rotation", "max_lead", "max_force", "backoff", "stale_periods", "max_gripper"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be finite and > 0, got {v!r}")
@@ -105,6 +107,14 @@ class SafetyFilter:
             if self.estop_pose is None:  # nothing known to hold: still latched, no command
                 self.estop_pose = Pose(np.full(3, np.nan), np.full(4, np.nan))
 
+    def reanchor(self) -> None:
+        """Forget the last command: the next one starts from the measured pose (after a home move,
+        a sim reset, or on activation)."""
+        if self.last is not None:
+            self._event("reanchored")
+        self.last = None
+        self._last_emit_s = None
+
     def reset_estop(self) -> None:
         self.estop_pose = None
         self._logged.discard("estop")
@@ -122,6 +132,12 @@ class SafetyFilter:
             self._event("state_stale_or_invalid")
             return self._hold(self.last)
         if self.last is None:  # first command starts where the arm is
+            self.last = Pose(ee.pos.copy(), ee.quat.copy())
+        elif np.linalg.norm(self.last.pos - ee.pos) > 2 * L.max_lead:
+            # the arm is far from anything this filter commanded (the leash keeps it within
+            # max_lead): it was moved by someone else — a reset, a home move, a hand. Start over
+            # from where it is instead of dragging it back.
+            self._event("reanchored")
             self.last = Pose(ee.pos.copy(), ee.quat.copy())
         if force is not None and np.all(np.isfinite(force)) and np.linalg.norm(force) > L.max_force:
             self._event("force_backoff", f"|F|={np.linalg.norm(force):.1f} N")
@@ -148,7 +164,13 @@ class SafetyFilter:
             self._event("rotation_limited")
             quat = slerp(self.last.quat, quat, max_rot / ang)
         self._last_emit_s = now_s
-        return self._emit(Pose(self.last.pos + step, quat))
+        pos = self.last.pos + step
+        lead = pos - ee.pos
+        dist = float(np.linalg.norm(lead))
+        if dist > L.max_lead:  # the leash: a blocked or slow arm cannot wind up spring force
+            self._event("lead_limited")
+            pos = ee.pos + lead * (L.max_lead / dist)
+        return self._emit(Pose(pos, quat))
 
     def _emit(self, pose: Pose) -> Pose:
         clamped = np.clip(pose.pos, self.limits.workspace_low, self.limits.workspace_high)

@@ -32,6 +32,7 @@ class ControllerConfig:
     target_timeout_s: float = 0.25       #: policy target older than this → hold (2 periods of a 10 Hz policy + jitter)
     max_step: float = 0.01               #: m per period (SafetyLimits)
     max_rotation: float = 0.1            #: rad per period
+    max_lead: float = 0.05               #: m; equilibrium kept this close to the measured EE (sim LEASH)
     max_force: float = 30.0              #: N, then back off
     stale_periods: float = 2.0
 
@@ -45,8 +46,8 @@ class ControllerConfig:
         return 1.0 / self.control_rate_hz
 
     def limits(self) -> SafetyLimits:
-        return SafetyLimits(max_step=self.max_step, max_rotation=self.max_rotation, max_force=self.max_force,
-                            stale_periods=self.stale_periods)
+        return SafetyLimits(max_step=self.max_step, max_rotation=self.max_rotation, max_lead=self.max_lead,
+                            max_force=self.max_force, stale_periods=self.stale_periods)
 
 
 @dataclass
@@ -81,7 +82,14 @@ class ControllerCore:
 
     # inputs --------------------------------------------------------------
     def on_ee_pose(self, pos, quat, stamp_s: float) -> None:
-        self.ee = Stamped(Pose(np.asarray(pos, float), np.asarray(quat, float)), stamp_s)
+        new = Pose(np.asarray(pos, float), np.asarray(quat, float))
+        if self.ee is not None and new.finite() and self.ee.value.finite() \
+                and np.linalg.norm(new.pos - self.ee.value.pos) > self.config.max_lead:
+            # the EE jumped farther than any motion between two state samples: the arm was moved
+            # under us (sim reset, home move): start from where it is now
+            self.safety.reanchor()
+            self.target = None
+        self.ee = Stamped(new, stamp_s)
 
     def on_wrench(self, force, stamp_s: float) -> None:
         self.force = Stamped(np.asarray(force, float), stamp_s)

@@ -20,7 +20,7 @@ class EvalConfig:
     episodes: int = 10                  #: evaluation episodes
     max_episode_s: float = 5.0          #: episode time limit (task horizon × 0.1 s)
     success_hold_s: float = 0.3         #: stop early once success held this long
-    settle_s: float = 0.3               #: after reset, before the goal is sent (streams fresh again)
+    settle_s: float = 0.1               #: after the goal is sent, before task/success counts (old samples in flight)
     out_dir: str = "reports/eval"       #: episodes.jsonl, latency.npz, frames_<i>.npz
     video_episodes: int = 3             #: episodes whose camera / subgoal frames are saved
     service_timeout_s: float = 30.0

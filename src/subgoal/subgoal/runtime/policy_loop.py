@@ -20,6 +20,8 @@ from subgoal.runtime.policy import PolicyCommand, PolicyCore, PolicyInputError, 
 class PolicyLoopConfig:
     rate_hz: float = 10.0          #: policy rate (the datasets' action clock)
     stale_periods: float = 2.0     #: an observation older than this many periods is not used
+    max_reference_offset: float = 0.06  #: m; a commanded equilibrium farther than this from the measured
+                                        #: EE is not the arm's (the controller keeps a 5 cm leash): use the EE
 
     def __post_init__(self) -> None:
         if not self.rate_hz > 0 or not self.stale_periods > 0:
@@ -80,9 +82,11 @@ class PolicyLoop:
             return self._skip("input_error")
         except PolicyOutputError:
             return self._skip("output_nonfinite")
-        if self._ref is not None and now_s - self._ref[1] <= max_age and cmd.target_pos is not None:
+        ee = self._obs.get("ee_pos", (None,))[0]
+        if self._ref is not None and now_s - self._ref[1] <= max_age and cmd.target_pos is not None and \
+                (ee is None or np.linalg.norm(self._ref[0] - np.asarray(ee).reshape(-1)[:3]) <= self.config.max_reference_offset):
             cmd = dataclasses.replace(cmd, target_pos=self._ref[0] + cmd.delta_pos)
-        else:
+        else:  # no recent command, or one from before the arm was moved (reset): measured EE
             self.counts["target_from_measured_ee"] += 1
         self.counts["ok"] += 1
         return PolicyStep(cmd, "ok", max(stamps) if stamps else None)
