@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ENV := . scripts/env.sh &&
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test pipeline bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -13,8 +13,8 @@ demo: setup
 test: setup
 	@$(ENV) python -m pytest -q
 
-test-fast: setup  ## skip the slow learning/sim end-to-end tests
-	@$(ENV) python -m pytest -q -m "not slow"
+pipeline: setup  ## record -> dataset -> train -> export -> evaluate (documented, ~15 min)
+	@$(ENV) bash scripts/pipeline.sh
 
 bench: setup
 	@$(ENV) python bench/dds_latency.py

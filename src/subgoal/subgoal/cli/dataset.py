@@ -29,8 +29,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--max-demos", type=int, default=12)
 
 
+    p = sub.add_parser("collect", help="scripted-expert demos straight from the sim (no ROS, fast) into an HDF5 "
+                                       "with the same keys and units as `build`")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--task", default="reach")
+    p.add_argument("--robot", default="panda")
+    p.add_argument("--episodes", type=int, default=200)
+    p.add_argument("--p", type=float, default=0.3, help="expert suboptimality (IRIS 3.4)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+
 def run(args: argparse.Namespace) -> int:
-    return {"build": _build, "info": _info, "show": _show}[args.dataset_command](args)
+    return {"build": _build, "info": _info, "show": _show, "collect": _collect}[args.dataset_command](args)
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from subgoal.train.sim_eval import collect_expert_hdf5
+
+    if args.output.exists() and not args.force:
+        print(f"subgoal dataset collect: {args.output} exists (use --force to overwrite)", file=sys.stderr)
+        return 1
+    try:
+        collect_expert_hdf5(args.output, task=args.task, robot=args.robot, episodes=args.episodes, p=args.p,
+                            seed=args.seed)
+    except ValueError as exc:
+        print(f"subgoal dataset collect: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output}: {args.episodes} {args.task} demos (expert p={args.p})")
+    return 0
 
 
 def _build(args: argparse.Namespace) -> int:
