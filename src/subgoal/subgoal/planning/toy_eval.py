@@ -91,9 +91,46 @@ def ptp_compare(bundle_dir: str, episodes: int = 50, budget: int = 300, seed: in
             "low_level": "straight line at max speed (walls block, slide)", "seed": seed, **arms}
 
 
+def ptp_feasibility(bundle_dir: str, queries: int = 20, seed: int = 0, num_subgoals: int = 8, levels: int = 2,
+                    num_samples: int = 1024, radius: float = 0.08) -> dict:
+    """Open-loop plans between random start/goal pairs on opposite sides of the wall: share of consecutive
+    subgoal pairs within the finest horizon's reach of HELD-OUT demos (seed 123), and goal distance."""
+    from subgoal.bundle import load_bundle
+    from subgoal.planning.ptp import DistanceValue, OnnxSubgoalGenerator, PTPPlanner, PTPPlannerConfig
+    from subgoal.planning.toy_tasks import ReachOracle, maze_demos
+
+    maze = PointMaze()
+    b = load_bundle(bundle_dir, kind="goal_proposal")
+    gen = OnnxSubgoalGenerator(b)
+    value = DistanceValue(float(b.card.extra["step_scale"]))
+    finest = gen.horizons[levels - 1]
+    oracle = ReachOracle([d["obs"] for d in maze_demos(maze, 200, 150, seed=123, goal_bias=0.2)], finest, radius)
+    starts = left_starts(maze, queries, seed)
+    goals = left_starts(maze, queries, seed + 1) * [-1.0, 1.0]  # mirrored: right of the wall
+    feas, dists, straight, plan_ok, straight_ok = [], [], [], [], []
+    for i, (st, g) in enumerate(zip(starts, goals)):
+        planner = PTPPlanner(gen, value, PTPPlannerConfig(num_subgoals=num_subgoals, levels=levels,
+                                                          num_samples=num_samples, seed=seed + i))
+        plan = planner.plan(st, g)
+        f = oracle.plan_feasible(st, plan.subgoals)
+        sl = oracle.plan_feasible(st, np.linspace(st, g, len(plan.subgoals) + 1)[1:])
+        feas += f
+        straight += sl
+        plan_ok.append(all(f))
+        straight_ok.append(all(sl))
+        dists.append(float(np.linalg.norm(plan.subgoals[-1] - g)))
+    return {"eval": "ptp_feasibility", "bundle": str(bundle_dir), "queries": queries,
+            "planner": {"K": num_subgoals, "L": levels, "N": num_samples}, "reach_horizon_steps": finest,
+            "nn_radius": radius, "feasible_pair_fraction": float(np.mean(feas)),
+            "straight_line_feasible_pair_fraction": float(np.mean(straight)),
+            "plans_all_pairs_feasible": float(np.mean(plan_ok)),
+            "straight_lines_all_pairs_feasible": float(np.mean(straight_ok)),
+            "goal_distance_median": float(np.median(dists)), "goal_distance_max": float(np.max(dists))}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="goal-proposal evals on the synthetic point maze")
-    ap.add_argument("method", choices=["iris", "ptp"])
+    ap.add_argument("method", choices=["iris", "ptp", "ptp-feasibility"])
     ap.add_argument("--bundle", required=True)
     ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--budget", type=int, default=None, help="steps per episode (iris 200, ptp 300)")
@@ -102,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.method == "iris":
         out = iris_compare(a.bundle, a.episodes, a.budget or 200, a.proposals, a.seed)
-    else:
+    elif a.method == "ptp":
         out = ptp_compare(a.bundle, a.episodes, a.budget or 300, a.seed)
+    else:
+        out = ptp_feasibility(a.bundle, a.episodes, a.seed)
     print(json.dumps(out, indent=1))
     return 0
 
