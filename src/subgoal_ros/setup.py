@@ -21,6 +21,7 @@ NODES = {
     "policy": "subgoal_ros.policy_node:main",
     "perception": "subgoal_ros.perception_node:main",
     "eval_runner": "subgoal_ros.eval_runner_node:main",
+    "goal_proposal": "subgoal_ros.goal_proposal_node:main",
 }
 
 setup(
