@@ -115,3 +115,17 @@ def test_params_file_is_standard_ros_layout(tmp_path):
     assert ros_params_file(node) == {"/ns/hb": {"ros__parameters": {"rate_hz": 3.0}}}
     cmd = command_line(node, exe, Path("p.yaml"))
     assert cmd[1:] == ["--ros-args", "-r", "__node:=hb", "-r", "__ns:=/ns", "--params-file", "p.yaml"]
+
+
+def test_nice_lowers_the_priority_of_a_node(tmp_path, ros_domain_id):
+    cfg = tmp_path / "n.yaml"
+    cfg.write_text("nodes:\n  hb: {package: subgoal_ros, executable: heartbeat, nice: 7}\n")
+    b = Bringup(load_config(cfg), tmp_path / "run")
+    b.start()
+    try:
+        assert psutil.Process(b.procs["hb"].pid).nice() == os.nice(0) + 7
+    finally:
+        b.stop()
+    cfg.write_text("nodes:\n  hb: {package: subgoal_ros, executable: heartbeat, nice: -5}\n")
+    with pytest.raises(BringupError, match="nice must be an integer 0..19"):
+        load_config(cfg)

@@ -17,6 +17,7 @@ Config format (``config/*.yaml``)::
         remappings: {heartbeat: beat}   # optional
         namespace: other           # optional, overrides the global one
         required: true             # optional: if it exits, stop everything (default false)
+        nice: 10                   # optional: lower CPU priority (e.g. a planner that must not delay the control path)
 """
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class NodeSpec:
     parameters: dict[str, Any] = field(default_factory=dict)
     remappings: dict[str, str] = field(default_factory=dict)
     required: bool = False
+    nice: int = 0
 
     @property
     def fqn(self) -> str:
@@ -91,7 +93,7 @@ def load_config(path: str | os.PathLike) -> BringupConfig:
             raise BringupError(f"{where}: invalid node name (letters, digits, underscore)")
         if not isinstance(spec, dict):
             raise BringupError(f"{where}: expected a mapping with package/executable, got {spec!r}")
-        bad = set(spec) - {"package", "executable", "namespace", "parameters", "remappings", "required"}
+        bad = set(spec) - {"package", "executable", "namespace", "parameters", "remappings", "required", "nice"}
         if bad:
             raise BringupError(f"{where}: unknown keys {sorted(bad)}")
         for key in ("package", "executable"):
@@ -104,9 +106,12 @@ def load_config(path: str | os.PathLike) -> BringupConfig:
         remaps = spec.get("remappings") or {}
         if not isinstance(params, dict) or not isinstance(remaps, dict):
             raise BringupError(f"{where}: 'parameters' and 'remappings' must be mappings")
+        nice = spec.get("nice", 0)
+        if not isinstance(nice, int) or not 0 <= nice <= 19:
+            raise BringupError(f"{where}: nice must be an integer 0..19, got {nice!r}")
         nodes.append(NodeSpec(str(name), str(spec["package"]), str(spec["executable"]), ns,
                               dict(params), {str(k): str(v) for k, v in remaps.items()},
-                              bool(spec.get("required", False))))
+                              bool(spec.get("required", False)), nice))
     env = {str(k): str(v) for k, v in (raw.get("env") or {}).items()}
     return BringupConfig(p, nodes, env)
 
@@ -171,7 +176,8 @@ class Bringup:
             cmd = command_line(node, exe, pfile)
             log.info("starting %s: %s", node.fqn, " ".join(cmd))
             proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True, text=True, bufsize=1)
+                                    start_new_session=True, text=True, bufsize=1,
+                                    preexec_fn=(lambda n=node.nice: os.nice(n)) if node.nice else None)
             self.procs[node.name] = proc
             t = threading.Thread(target=self._pump, args=(node.name, proc), daemon=True)
             t.start()

@@ -31,7 +31,7 @@ def launch_description(config_name: str):
                 package=n.package, executable=n.executable, name=n.name,
                 namespace=n.namespace or None, parameters=[n.parameters],
                 remappings=list(n.remappings.items()), additional_env=cfg.env or None,
-                output="screen",
+                output="screen", prefix=f"nice -n {n.nice}" if n.nice else None,
             )
             for n in cfg.nodes
         ]
