@@ -10,11 +10,13 @@ from __future__ import annotations
 import fcntl
 import glob
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "data"))  # data_testlib: bag/CDR helpers used by several test dirs
 
 
 def _claim_domain() -> tuple[int, object]:
@@ -60,3 +62,32 @@ def ros_domain_id() -> int:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+# ---- bag fixtures shared by tests/data and tests/record (helpers: tests/data/data_testlib.py)
+@pytest.fixture(scope="session")
+def msgs():
+    """CDR builder for the project's message types (rosbags typestore, no rclpy)."""
+    from data_testlib import Msgs
+
+    return Msgs()
+
+
+@pytest.fixture(scope="session")
+def both_readers():
+    """``both_readers(bag_dir) -> {topic: n}``; fails unless rosbags AnyReader and mcap-ros2 agree."""
+    from data_testlib import counts_anyreader, counts_mcap_ros2
+
+    def check(bag_dir: Path) -> dict[str, int]:
+        bag_dir = Path(bag_dir)
+        (mcap,) = sorted(bag_dir.glob("*.mcap"))
+        a = counts_anyreader(bag_dir)
+        b = counts_mcap_ros2(mcap)
+        assert a == b, f"readers disagree: rosbags {a} vs mcap_ros2 {b}"
+        return a
+
+    return check
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a test that records real-time episodes (tens of seconds)")

@@ -45,12 +45,12 @@ def _custom(bag: Path) -> dict:
     return yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]["custom_data"]
 
 
-def test_record_writes_one_readable_bag_per_episode(recorded, read_counts):
+def test_record_writes_one_readable_bag_per_episode(recorded, both_readers):
     eps = Session(recorded).episodes()
     assert [e.name for e in eps] == [f"episode_{i:03d}" for i in range(EPISODES)]
     for i, e in enumerate(eps):
         assert e.status == "complete" and e.task == "reach" and e.success is not None
-        counts = read_counts(recorded / e.name)
+        counts = both_readers(recorded / e.name)
         assert counts == e.message_counts  # what the recorder says it wrote == what both readers read
         assert counts["/arm/equilibrium_pose"] >= 10 and counts["/arm/camera/image_raw"] >= 10
         assert set(e.dropped_counts) == set(counts)
@@ -103,7 +103,7 @@ def _digest(d: Path) -> str:
     return h.hexdigest()
 
 
-def test_sigkill_mid_episode_then_recover(tmp_path, ros_domain_id, read_counts):
+def test_sigkill_mid_episode_then_recover(tmp_path, ros_domain_id, both_readers):
     out = tmp_path / "session"
     cfg = BringupConfig(tmp_path / "c.yaml", [NodeSpec("recorder", "subgoal_ros", "recorder", NS, {
         "out_dir": str(out), "topics": ["joint_states", "camera/image_raw"], "task": "kill"})])
@@ -154,7 +154,7 @@ def test_sigkill_mid_episode_then_recover(tmp_path, ros_domain_id, read_counts):
     ep1 = out / "episode_001"
     r = _subgoal("bag", "recover", str(ep1))
     assert r.returncode == 0, r.stdout + r.stderr
-    counts = read_counts(ep1)
+    counts = both_readers(ep1)
     assert counts[f"{NS}/joint_states"] > 50
     from rosbags.highlevel import AnyReader
 

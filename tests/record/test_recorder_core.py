@@ -34,7 +34,7 @@ def _episode(core, msgs, n=20, start=T0, metadata=None):
     return name
 
 
-def test_episodes_counts_latched_metadata(tmp_path, msgs, read_counts):
+def test_episodes_counts_latched_metadata(tmp_path, msgs, both_readers):
     core = _core(tmp_path)
     goal = msgs.vector(T0 - 10**9, [0.5, 0.1, 0.02])
     core.remember_latched(f"{NS}/task/goal_state", goal, T0 - 10**9)  # arrived before the episode
@@ -44,7 +44,7 @@ def test_episodes_counts_latched_metadata(tmp_path, msgs, read_counts):
     assert name == rec.name == "episode_000" and rec.status == "complete" and rec.success is True
     expected = {f"{NS}/ee_pose": 20, f"{NS}/gripper/command": 4, f"{NS}/task/goal_state": 1}
     assert rec.message_counts == expected
-    assert read_counts(tmp_path / "s" / name) == expected  # both readers agree with the index
+    assert both_readers(tmp_path / "s" / name) == expected  # both readers agree with the index
     meta = yaml.safe_load((tmp_path / "s" / name / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
     assert meta["custom_data"]["seed"] == "7" and meta["custom_data"]["task"] == "push"
     assert meta["custom_data"]["success"] == "true"
@@ -53,7 +53,7 @@ def test_episodes_counts_latched_metadata(tmp_path, msgs, read_counts):
     core.stop()
     assert core.mark_success(False) == name2
     assert Session(tmp_path / "s").record(name2).success is False
-    assert read_counts(tmp_path / "s" / name2)[f"{NS}/task/goal_state"] == 1
+    assert both_readers(tmp_path / "s" / name2)[f"{NS}/task/goal_state"] == 1
 
 
 def test_discard_moves_and_never_reuses_the_name(tmp_path, msgs):
@@ -132,7 +132,7 @@ _FULL_DISK = textwrap.dedent("""
 """)
 
 
-def test_disk_full_stops_recording_and_keeps_what_was_written(tmp_path, read_counts):
+def test_disk_full_stops_recording_and_keeps_what_was_written(tmp_path, both_readers):
     out = subprocess.run([sys.executable, "-c", _FULL_DISK, str(tmp_path / "s"),
                           str(Path(__file__).resolve().parents[1] / "data")],
                          capture_output=True, text=True, timeout=120)
@@ -145,5 +145,5 @@ def test_disk_full_stops_recording_and_keeps_what_was_written(tmp_path, read_cou
     from subgoal.data.recover import recover
 
     recover(tmp_path / "s" / "episode_000")  # the cut file has no footer: recover indexes it, losing nothing
-    kept = read_counts(tmp_path / "s" / "episode_000")["/cam"]
+    kept = both_readers(tmp_path / "s" / "episode_000")["/cam"]
     assert 10 < kept == rec.message_counts["/cam"] <= res["accepted"]

@@ -141,15 +141,7 @@ class EvalRunnerNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    holder: dict[str, EvalRunnerNode] = {}
-
-    def factory() -> EvalRunnerNode:
-        holder["node"] = EvalRunnerNode()
-        return holder["node"]
-
-    rc = run_node(factory, args, "eval_runner")
-    node = holder.get("node")
-    return node.rc if rc == 0 and node is not None else rc
+    return run_node(EvalRunnerNode, args, "eval_runner")
 
 
 if __name__ == "__main__":

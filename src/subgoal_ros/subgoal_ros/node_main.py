@@ -45,4 +45,5 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, name: s
             close()
         node.destroy_node()
         rclpy.try_shutdown()
-    return rc
+    # runner nodes (record_runner, eval_runner) finish on their own and say how it went in ``rc``
+    return rc or int(getattr(node, "rc", 0))

@@ -156,15 +156,7 @@ class RecordRunnerNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    holder: dict[str, RecordRunnerNode] = {}
-
-    def factory() -> RecordRunnerNode:
-        holder["node"] = RecordRunnerNode()
-        return holder["node"]
-
-    rc = run_node(factory, args, "record_runner")
-    node = holder.get("node")
-    return node.rc if rc == 0 and node is not None else rc
+    return run_node(RecordRunnerNode, args, "record_runner")
 
 
 if __name__ == "__main__":
