@@ -143,3 +143,22 @@ def test_ptp_core_takes_an_onnx_value_bundle(ptp_bundle, tmp_path):
     assert core.step([-0.7, -0.7]).subgoal.shape == (2,)
     with pytest.raises(BundleShapeMismatch, match="takes inputs of sizes \\[3, 3\\]"):
         GoalProposalCore("ptp", ptp_bundle, value_dir=tmp_path / "v3")
+
+
+def test_iris_in_latent_space_checks_its_encoder(squares8_hdf5, tmp_path):
+    from subgoal.models.vae import VAEConfig
+    from subgoal.train import vae as train_vae
+    from subgoal.train.iris_goal import IrisModelConfig, train
+    from subgoal.train.ptp import PTPTrainConfig
+    from subgoal.train.vae import ImageTrainConfig
+
+    tiny = ImageTrainConfig(steps=1, batch_size=2)
+    train_vae.train(str(squares8_hdf5), tmp_path / "vae5", VAEConfig(latent_dim=5, channels=8), tiny)
+    train_vae.train(str(squares8_hdf5), tmp_path / "vae5b", VAEConfig(latent_dim=5, channels=8, beta=0.5), tiny)
+    train(str(squares8_hdf5), tmp_path / "iris_lat", IrisModelConfig(horizon=3, hidden=8),
+          PTPTrainConfig(steps=1, batch_size=4, encoder=str(tmp_path / "vae5")))
+    core = GoalProposalCore("iris", tmp_path / "iris_lat", encoder_dir=tmp_path / "vae5", num_proposals=2)
+    assert core.step(np.zeros(5, np.float32)).subgoal.shape == (5,)
+    # same latent size, different encoder weights: refused by hash
+    with pytest.raises(BundleError, match="was trained on encoder 'vae5'"):
+        GoalProposalCore("iris", tmp_path / "iris_lat", encoder_dir=tmp_path / "vae5b")
