@@ -162,3 +162,14 @@ def test_iris_in_latent_space_checks_its_encoder(squares8_hdf5, tmp_path):
     # same latent size, different encoder weights: refused by hash
     with pytest.raises(BundleError, match="was trained on encoder 'vae5'"):
         GoalProposalCore("iris", tmp_path / "iris_lat", encoder_dir=tmp_path / "vae5b")
+
+
+def test_core_never_imports_torch(ptp_bundle):
+    import subprocess
+    import sys
+
+    code = ("import sys; from subgoal.runtime.goal_proposal import GoalProposalCore as C; "
+            f"c = C('ptp', {str(ptp_bundle)!r}, planner={{'num_samples': 16}}); c.set_goal([0.7, -0.7]); "
+            "c.step([-0.7, -0.7]); assert 'torch' not in sys.modules, 'torch imported'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
