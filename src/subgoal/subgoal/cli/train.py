@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="trainer", metavar="NAME", required=True)
     from subgoal.cli.main import ARGV
 
-    args = ARGV[ARGV.index("train") + 1:] if "train" in ARGV else []
+    argv = ARGV or sys.argv[1:]  # `python -m subgoal.cli.main` loads main twice: its ARGV is the other copy's
+    args = argv[argv.index("train") + 1:] if "train" in argv else []
     chosen = next((a for a in args if not a.startswith("-")), None)
     for name, (_, help_text) in TRAINERS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
