@@ -67,6 +67,8 @@ def export_onnx(module: torch.nn.Module, path: str | Path, example_inputs: Mappi
         torch.onnx.export(module, args, str(path), input_names=names, output_names=list(output_names),
                           dynamic_axes=axes, opset_version=opset, dynamo=False, do_constant_folding=True)
 
+    _pin_static_dims(path)
+
     def spec(name: str, t: torch.Tensor) -> TensorSpec:
         shape: list[int | str] = list(t.shape)
         if dynamic_batch:
@@ -116,10 +118,34 @@ def check_parity(module: torch.nn.Module, path: str | Path, example_inputs: Mapp
     return worst
 
 
+def _pin_static_dims(path: Path) -> None:
+    """Give every non-batch output axis its concrete size in the graph. The TorchScript exporter leaves
+    symbolic names after slices/reshapes (e.g. a VAE's chunked mean), which the bundle loader reads as
+    dynamic and refuses against the card's fixed size. Sizes come from ONNX Runtime on a batch of 2."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    m = onnx.load(str(path))
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feeds = {}
+    for i in sess.get_inputs():
+        shape = [2 if not isinstance(d, int) else d for d in i.shape]
+        dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}[i.type]
+        feeds[i.name] = np.zeros(shape, dtype)
+    outs = sess.run(None, feeds)
+    for vi, o in zip(m.graph.output, outs):
+        for j, d in enumerate(vi.type.tensor_type.shape.dim):
+            if j > 0:
+                d.ClearField("dim_param")
+                d.dim_value = int(o.shape[j])
+    onnx.save(m, str(path))
+
+
 def write_bundle(out_dir: str | Path, *, name: str, kind: str, algorithm: str, exports: Mapping[str, OnnxExport],
                  observation: Mapping[str, Any] | None = None, action: Mapping[str, Any] | None = None,
                  training: Mapping[str, Any] | None = None, metrics: Mapping[str, Any] | None = None,
-                 config: Any = None, atol: float = 1e-4) -> ModelCard:
+                 config: Any = None, atol: float = 1e-4, extra: Mapping[str, Any] | None = None) -> ModelCard:
     """Export every graph in ``exports`` (role → OnnxExport) to ``out_dir/<role>.onnx``, check parity,
     and write ``model.json`` (+ ``config.json`` with the resolved config when given)."""
     out = Path(out_dir)
@@ -134,7 +160,7 @@ def write_bundle(out_dir: str | Path, *, name: str, kind: str, algorithm: str, e
     card = ModelCard(name=name, kind=kind, algorithm=algorithm, files=files,
                      observation=dict(observation or {}), action=dict(action or {}),
                      training=dict(training or {}), metrics=dict(metrics or {}),
-                     extra={"onnx_parity_max_err": parity})
+                     extra={**dict(extra or {}), "onnx_parity_max_err": parity})
     if config is not None:
         from subgoal.train.common import save_config
         save_config(config, out / "config.json")

@@ -3,7 +3,7 @@
 Thin layer over the shared ``subgoal.train.common`` (seeding, dataclass->argparse, resumable
 safetensors checkpoints, MetricLogger, progress bar) and ``subgoal.bundle.export`` (ONNX export +
 parity + model.json): robomimic-layout dataset readers with clear errors, a generic Adam loop, PNG
-grids for people, and bundle writing that pins static output sizes (see ``_pin_static_dims``).
+grids for people, and bundle writing (``subgoal.bundle.export.write_bundle`` + the command line).
 """
 from __future__ import annotations
 
@@ -218,50 +218,17 @@ def save_image_grid(images: np.ndarray, path: Path, ncol: int = 8, scale: int = 
 def write_bundle(out: Path, *, name: str, kind: str, algorithm: str, exports: dict[str, Any],
                  training: dict[str, Any], metrics: dict[str, Any], extra: dict[str, Any],
                  atol: float = 1e-4) -> "Any":
-    """Export every graph (role -> ``OnnxExport``) with ``subgoal.bundle.export``, pin static output sizes,
-    check ONNX Runtime parity (<= atol, else refused) and write model.json; returns the ModelCard."""
-    from subgoal.bundle.card import ModelCard, sha256_file
-    from subgoal.bundle.export import check_parity, export_onnx
+    """:func:`subgoal.bundle.export.write_bundle` (export, static output sizes, parity <= atol, model.json)
+    with the command line recorded and the parity errors also under ``metrics``; returns the ModelCard."""
+    from subgoal.bundle.export import write_bundle as _write
 
-    out.mkdir(parents=True, exist_ok=True)
-    files, parity = {}, {}
-    for role, ex in exports.items():
-        path = out / f"{role}.onnx"
-        spec = export_onnx(ex.module, path, ex.example_inputs, ex.output_names)
-        _pin_static_dims(path)
-        spec.sha256 = sha256_file(path)
-        files[role] = spec
-        parity[role] = check_parity(ex.module, path, ex.example_inputs, ex.output_names, atol=atol)
     training = dict(training)
     training.setdefault("command", " ".join(shlex.quote(a) for a in sys.argv))
-    card = ModelCard(name=name, kind=kind, algorithm=algorithm, files=files, training=_plain(training),
-                     metrics=_plain({**metrics, **{f"eval/onnx_max_abs_err_{r}": v for r, v in parity.items()}}),
-                     extra=_plain(extra))
+    card = _write(out, name=name, kind=kind, algorithm=algorithm, exports=exports, training=_plain(training),
+                  metrics=_plain(metrics), extra=_plain(extra), atol=atol)
+    card.metrics.update({f"eval/onnx_max_abs_err_{r}": v for r, v in card.extra["onnx_parity_max_err"].items()})
     card.save(out)
     return card
-
-
-def _pin_static_dims(path: Path) -> None:
-    """Give every non-batch output axis its concrete size in the graph. The TorchScript exporter leaves
-    symbolic names after slices/reshapes (e.g. a VAE's chunked mean), which the bundle loader reads as
-    dynamic and refuses against the card's fixed size. Sizes come from ONNX Runtime on a batch of 2."""
-    import onnx
-    import onnxruntime as ort
-
-    m = onnx.load(str(path))
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feeds = {}
-    for i in sess.get_inputs():
-        shape = [2 if not isinstance(d, int) else d for d in i.shape]
-        dtype = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(uint8)": np.uint8}[i.type]
-        feeds[i.name] = np.zeros(shape, dtype)
-    outs = sess.run(None, feeds)
-    for vi, o in zip(m.graph.output, outs):
-        for j, d in enumerate(vi.type.tensor_type.shape.dim):
-            if j > 0:
-                d.ClearField("dim_param")
-                d.dim_value = int(o.shape[j])
-    onnx.save(m, str(path))
 
 
 def _plain(v: Any) -> Any:
