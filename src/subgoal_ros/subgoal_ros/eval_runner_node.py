@@ -1,6 +1,7 @@
 """``eval_runner`` node: runs seeded evaluation episodes of the stack against the sim over DDS.
 
-Per episode: ``reset`` the sim (reply names the seed), forward the episode's goal at once
+Per episode: deactivate the stack's lifecycle nodes (``lifecycle_nodes``), ``reset`` the sim (reply
+names the seed), activate them again (they start fresh from where the arm is), forward the episode's goal at once
 (latched ``task/goal_state`` / ``task/goal_image`` → ``goal/state`` / ``goal/image``), after
 ``settle_s`` judge
 ``task/success``; meanwhile record latencies of ``policy/target_pose`` and ``equilibrium_pose``
@@ -19,6 +20,8 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
 from std_srvs.srv import Trigger
 
 from subgoal.runtime.episode_runner import EpisodeJudge, RunnerConfig, parse_seed
@@ -45,6 +48,7 @@ class EvalRunnerNode(Node):
         self.subgoal: list = []
         self._last_subgoal = None
         self._judge: EpisodeJudge | None = None
+        self.success_msgs = 0
         self.create_subscription(Bool, "task/success", self._on_success, STATUS_QOS)
         self.create_subscription(Image, "task/goal_state", lambda m: setattr(self, "goal_state", m), LATCHED)
         self.create_subscription(Image, "task/goal_image", lambda m: setattr(self, "goal_image", m), LATCHED)
@@ -55,11 +59,14 @@ class EvalRunnerNode(Node):
         self.pub_goal_state = self.create_publisher(Image, "goal/state", COMMAND_QOS)
         self.pub_goal_image = self.create_publisher(Image, "goal/image", COMMAND_QOS)
         self.reset = self.create_client(Trigger, "reset")
+        self.lifecycle = [self.create_client(ChangeState, f"{n.strip()}/change_state")
+                          for n in self.cfg.lifecycle_nodes.split(",") if n.strip()]
         self.rc = 0
         threading.Thread(target=self._run, daemon=True).start()
 
     def _on_success(self, m: Bool) -> None:
         self.success = bool(m.data)
+        self.success_msgs += int(self.success and self.recording)
         if self.success and self.recording and self._judge is not None:
             self._judge.observe(True, time.monotonic())  # a brief success between polls still counts
 
@@ -89,6 +96,14 @@ class EvalRunnerNode(Node):
         except ValueError:
             pass
 
+    def _transition(self, transition: int) -> None:
+        """Deactivate/activate the stack's lifecycle nodes (as a real reset does while the arm moves home)."""
+        for client in self.lifecycle:
+            reply = call_with_retry(self, client, ChangeState.Request(transition=Transition(id=transition)),
+                                    self.cfg.service_timeout_s)
+            if not reply.success:
+                raise ServiceCallFailed(f"{client.srv_name} transition {transition} refused")
+
     def _frames_wanted(self) -> bool:
         return self._episode_index < self.cfg.video_episodes
 
@@ -99,6 +114,8 @@ class EvalRunnerNode(Node):
             for i in range(c.episodes):
                 self._episode_index = i
                 self.goal_state = self.goal_image = None
+                if i > 0:
+                    self._transition(Transition.TRANSITION_DEACTIVATE)
                 reply = call_with_retry(self, self.reset, Trigger.Request(), c.service_timeout_s)
                 if not reply.success:
                     raise ServiceCallFailed(f"sim reset failed: {reply.message}")
@@ -109,6 +126,8 @@ class EvalRunnerNode(Node):
                     if time.monotonic() > deadline:
                         raise ServiceCallFailed("no task/goal_state after reset")
                     time.sleep(0.01)
+                if i > 0:
+                    self._transition(Transition.TRANSITION_ACTIVATE)
                 # the new goal goes out at once: the stack must not act on the last episode's goal
                 self.pub_goal_state.publish(self.goal_state)
                 if self.goal_image is not None:
@@ -116,6 +135,7 @@ class EvalRunnerNode(Node):
                 self.camera, self.subgoal, self._last_subgoal = [], [], None
                 time.sleep(c.settle_s)  # task/success of the old episode may still be in flight
                 self.success = None
+                self.success_msgs = 0
                 self.recording = True
                 t0 = time.monotonic()
                 judge = self._judge = EpisodeJudge(judge_cfg, t0)
@@ -128,7 +148,8 @@ class EvalRunnerNode(Node):
                 self.rec.episode(i, seed, judge.ever_success, judge.first_success_s, time.monotonic() - t0,
                                  self.camera, self.subgoal)
                 self.get_logger().info(f"episode {i + 1}/{c.episodes} seed {seed}: "
-                                       f"{'success' if judge.ever_success else 'failure'}")
+                                       f"{'success' if judge.ever_success else 'failure'} "
+                                       f"({self.success_msgs} task/success=true samples)")
         except (ServiceCallFailed, ValueError) as exc:
             self.get_logger().error(f"evaluation stopped: {exc}")
             self.rc = 1

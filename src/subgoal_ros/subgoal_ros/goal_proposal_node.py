@@ -86,6 +86,7 @@ class GoalProposalNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.core.reset()  # no plan or goal from a previous episode
         self._active = True
         return super().on_activate(state)
 

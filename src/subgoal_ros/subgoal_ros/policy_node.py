@@ -90,6 +90,8 @@ class PolicyNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.loop.forget_episode()  # reference and goal of a previous episode must not steer this one
+        self._ref_quat = None
         self._active = True
         return super().on_activate(state)
 

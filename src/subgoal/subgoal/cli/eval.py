@@ -21,6 +21,8 @@ from subgoal.bringup import Bringup, BringupError, NodeSpec, load_config
 
 log = logging.getLogger("subgoal.eval")
 BUNDLE_PARAMS = ("bundle", "residual_bundle")
+#: stack nodes that are lifecycle nodes acting on the arm: cycled around every reset
+LIFECYCLE_EXECUTABLES = ("goal_proposal", "policy", "residual_controller")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -59,8 +61,10 @@ def eval_specs(args: argparse.Namespace, out: Path) -> tuple[list[NodeSpec], dic
     horizon = make_task(task).horizon  # unknown task: clear error before anything starts
     sim.parameters = {**sim.parameters, "task": task, "seed": args.seed,
                       **({"robot": args.robot} if args.robot else {})}
+    lifecycle = [n.name for n in cfg.nodes if n.executable in LIFECYCLE_EXECUTABLES and n.namespace == sim.namespace]
     ev = EvalConfig(episodes=args.episodes, max_episode_s=args.max_episode_s or horizon * 0.1,
-                    out_dir=str(out.resolve()), video_episodes=args.video_episodes)
+                    out_dir=str(out.resolve()), video_episodes=args.video_episodes,
+                    lifecycle_nodes=",".join(lifecycle))
     runner = NodeSpec("eval_runner", "subgoal_ros", "eval_runner", sim.namespace, dataclasses.asdict(ev), required=True)
     specs = list(cfg.nodes) + [runner]
     check_bundles(specs)

@@ -24,6 +24,8 @@ class EvalConfig:
     out_dir: str = "reports/eval"       #: episodes.jsonl, latency.npz, frames_<i>.npz
     video_episodes: int = 3             #: episodes whose camera / subgoal frames are saved
     service_timeout_s: float = 30.0
+    lifecycle_nodes: str = ""           #: comma-separated nodes to deactivate around each reset (the
+                                        #: stack stops acting while the arm is moved home, then starts fresh)
 
     def __post_init__(self) -> None:
         if self.episodes < 1:

@@ -61,6 +61,11 @@ class PolicyLoop:
     def clear_goal(self) -> None:
         self._goal = None
 
+    def forget_episode(self) -> None:
+        """A new episode (after a reset / home move): no goal and no commanded reference until new ones arrive."""
+        self._goal = None
+        self._ref = None
+
     def step(self, now_s: float) -> PolicyStep:
         if self._goal is None:
             return self._skip("no_goal")
