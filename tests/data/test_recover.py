@@ -89,15 +89,16 @@ def test_sigkill_mid_episode_loses_at_most_one_second(tmp_path, both_readers):
     r = recover(ep1)
     assert r.rewritten and not r.was_complete
     counts = both_readers(ep1)
-    n_img = counts["/arm/camera/image_raw"]
-    assert counts["/arm/joint_states"] == n_img <= last_i + 1
+    n_img, n_js = counts["/arm/camera/image_raw"], counts["/arm/joint_states"]
+    # the background flush may land between an iteration's image and its joint_states
+    assert n_js in (n_img, n_img - 1) and n_img <= last_i + 1
     with open(next(ep1.glob("*.mcap")), "rb") as f:
         times = [m.log_time for _, _, m in make_reader(f).iter_messages()]
     lost_s = (last_t - max(times)) / 1e9
     print(f"SIGKILL lost {lost_s:.3f} s")
     assert 0 <= lost_s <= 1.0, f"lost {lost_s:.3f} s of data"
     # what was recovered is exactly the first n messages that were written, in order
-    assert times == sorted(times) and len(times) == 2 * n_img
+    assert times == sorted(times) and len(times) == n_img + n_js
     assert _digest(session / "episode_000") == ep0_before  # earlier episode untouched
     assert both_readers(session / "episode_000") == {"/arm/joint_states": 20}
 
