@@ -158,9 +158,11 @@ class Bringup:
     alive after ``kill_timeout_s``: no orphans even if a node ignores signals.
     """
 
-    def __init__(self, config: BringupConfig, run_dir: Path, kill_timeout_s: float = 5.0) -> None:
+    def __init__(self, config: BringupConfig, run_dir: Path, kill_timeout_s: float = 5.0,
+                 log_file: Path | None = None) -> None:
         self.config = config
         self.run_dir = run_dir
+        self.log_file = log_file  #: node output goes here instead of the terminal (progress bars stay readable)
         self.kill_timeout_s = kill_timeout_s
         self.procs: dict[str, subprocess.Popen] = {}
         self._threads: list[threading.Thread] = []
@@ -170,6 +172,8 @@ class Bringup:
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.config.env, "PYTHONUNBUFFERED": "1"}
+        self._sink = open(self.log_file, "a", buffering=1) if self.log_file else sys.stdout
+        self._sink_lock = threading.Lock()
         for node, exe in self._plan:
             pfile = self.run_dir / f"{node.name}.params.yaml"
             pfile.write_text(yaml.safe_dump(ros_params_file(node), sort_keys=False))
@@ -179,16 +183,17 @@ class Bringup:
                                     start_new_session=True, text=True, bufsize=1,
                                     preexec_fn=(lambda n=node.nice: os.nice(n)) if node.nice else None)
             self.procs[node.name] = proc
-            t = threading.Thread(target=self._pump, args=(node.name, proc), daemon=True)
+            t = threading.Thread(target=self._pump, args=(node.name, proc, self._sink, self._sink_lock), daemon=True)
             t.start()
             self._threads.append(t)
 
     @staticmethod
-    def _pump(name: str, proc: subprocess.Popen) -> None:
+    def _pump(name: str, proc: subprocess.Popen, sink, lock: threading.Lock) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            sys.stdout.write(f"[{name}] {line}")
-            sys.stdout.flush()
+            with lock:
+                sink.write(f"[{name}] {line}")
+                sink.flush()
 
     def poll(self) -> str | None:
         """Name of a required node that exited (the whole bringup should stop), else None."""
@@ -215,6 +220,8 @@ class Bringup:
                 proc.wait()
         for t in self._threads:
             t.join(timeout=1.0)
+        if self.log_file and getattr(self, "_sink", None) is not None:
+            self._sink.close()
         return {n: p.returncode for n, p in self.procs.items()}
 
 

@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         specs, info = eval_specs(args, out)
         cfg = load_config(args.config)
-        bringup = Bringup(BringupConfig(cfg.path, specs, cfg.env), out / "run")
+        out.mkdir(parents=True, exist_ok=True)
+        bringup = Bringup(BringupConfig(cfg.path, specs, cfg.env), out / "run", log_file=out / "nodes.log")
     except (BringupError, ValueError, KeyError) as exc:
         print(f"subgoal eval: {exc}", file=sys.stderr)
         return 1
@@ -127,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     info["wall_time_s"] = round(time.monotonic() - t_start, 1)
     summary = write_report(out, f"subgoal eval: {info['task']} with {Path(args.config).name}", info)
     (out / "eval_config.json").write_text(json.dumps(info, indent=2, default=str))
+    if rc not in (0, 130):
+        print(f"subgoal eval: a node failed; its output is in {out / 'nodes.log'}", file=sys.stderr)
     print(f"subgoal eval: {summary.line()} — report: {out / 'index.md'}")
     if summary.episodes < args.episodes and rc == 0:
         rc = 1
