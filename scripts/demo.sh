@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 EPISODES=${DEMO_EPISODES:-10}
 OUT=${DEMO_OUT:-reports/demo}
 TASK=${DEMO_TASK:-reach}
-CONFIG=${DEMO_CONFIG:-config/sim.yaml}
+CONFIG=${DEMO_CONFIG:-config/demo.yaml}
 
 for bundle in $(python - "$CONFIG" <<'PY'
 import sys

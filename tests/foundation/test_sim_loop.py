@@ -37,3 +37,16 @@ def test_slow_host_makes_sim_fall_behind_not_jump(loop):
 def test_bad_config_names_the_value():
     with pytest.raises(ValueError, match="state_rate_hz"):
         SimLoopConfig(state_rate_hz=0)
+
+
+def test_people_view_at_its_own_rate_and_size():
+    lp = SimLoop(SimLoopConfig(task="reach", camera_rate_hz=0.0, lowpoly=True, view_rate_hz=5.0,
+                               view_width=64, view_height=40))
+    try:
+        views = [lp.step(2000.0 + 0.01 * k).view for k in range(101)]
+    finally:
+        lp.close()
+    got = [v for v in views if v is not None]
+    assert 5 <= len(got) <= 6 and got[0].shape == (40, 64, 3) and got[0].std() > 1.0
+    with pytest.raises(ValueError, match="view"):
+        SimLoopConfig(view_rate_hz=-1)

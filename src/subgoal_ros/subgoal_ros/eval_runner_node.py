@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 
+import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
@@ -56,6 +57,8 @@ class EvalRunnerNode(Node):
         self.create_subscription(PoseStamped, "equilibrium_pose", self._lat("equilibrium_pose"), COMMAND_QOS)
         self.create_subscription(Image, "camera/image_raw", self._on_camera, SENSOR_QOS)
         self.create_subscription(Image, "subgoal/image", self._on_subgoal, SENSOR_QOS)
+        self.create_subscription(Image, "camera/view/image_raw", self._on_view, SENSOR_QOS)
+        self.view: list = []
         self.pub_goal_state = self.create_publisher(Image, "goal/state", COMMAND_QOS)
         self.pub_goal_image = self.create_publisher(Image, "goal/image", COMMAND_QOS)
         self.reset = self.create_client(Trigger, "reset")
@@ -89,6 +92,10 @@ class EvalRunnerNode(Node):
             self.camera.append(image_array(m))
             if self._last_subgoal is not None:
                 self.subgoal.append(self._last_subgoal)
+
+    def _on_view(self, m: Image) -> None:
+        if self.recording and self._frames_wanted():
+            self.view.append(image_array(m))
 
     def _on_subgoal(self, m: Image) -> None:
         try:
@@ -132,7 +139,7 @@ class EvalRunnerNode(Node):
                 self.pub_goal_state.publish(self.goal_state)
                 if self.goal_image is not None:
                     self.pub_goal_image.publish(self.goal_image)
-                self.camera, self.subgoal, self._last_subgoal = [], [], None
+                self.camera, self.subgoal, self.view, self._last_subgoal = [], [], [], None
                 time.sleep(c.settle_s)  # task/success of the old episode may still be in flight
                 self.success = None
                 self.success_msgs = 0
@@ -145,8 +152,13 @@ class EvalRunnerNode(Node):
                     time.sleep(0.02)
                 self.recording = False
                 self._judge = None
+                # the people view when the sim offers one (camera/view), else the learning camera
+                frames, sub = (self.view, []) if self.view else (self.camera, self.subgoal)
+                if self.view and self.subgoal:  # subgoal previews were sampled at the camera rate
+                    idx = np.linspace(0, len(self.subgoal) - 1, len(self.view)).round().astype(int)
+                    sub = [self.subgoal[k] for k in idx]
                 self.rec.episode(i, seed, judge.ever_success, judge.first_success_s, time.monotonic() - t0,
-                                 self.camera, self.subgoal)
+                                 frames, sub)
                 self.get_logger().info(f"episode {i + 1}/{c.episodes} seed {seed}: "
                                        f"{'success' if judge.ever_success else 'failure'} "
                                        f"({self.success_msgs} task/success=true samples)")

@@ -47,6 +47,7 @@ class SimNode(Node):
         self.pub_wrench = self.create_publisher(WrenchStamped, "ee_wrench", SENSOR_QOS)
         self.pub_img = self.create_publisher(Image, "camera/image_raw", SENSOR_QOS)
         self.pub_info = self.create_publisher(CameraInfo, "camera/camera_info", SENSOR_QOS)
+        self.pub_view = self.create_publisher(Image, "camera/view/image_raw", SENSOR_QOS)
         self.pub_success = self.create_publisher(Bool, "task/success", STATUS_QOS)
         self.pub_obj = self.create_publisher(Image, "task/object_state", SENSOR_QOS)
         self.pub_goal_state = self.create_publisher(Image, "task/goal_state", LATCHED)
@@ -119,6 +120,8 @@ class SimNode(Node):
             self.pub_img.publish(image_msg(out.image, stamp, self.camera_frame))
             self.pub_info.publish(camera_info(out.image.shape[1], out.image.shape[0], stamp, self.camera_frame,
                                              self.fovy))
+        if out.view is not None:
+            self.pub_view.publish(image_msg(out.view, stamp, "view"))
         self.monitor.tick(time.monotonic(), latency_s=time.time() - wall)
 
     def close(self) -> None:

@@ -30,6 +30,10 @@ class SimLoopConfig:
     camera_height: int = 48
     camera: str = "front"
     lowpoly: bool = False               #: render collision meshes (faster)
+    view_rate_hz: float = 0.0           #: camera/view/image_raw for people (videos, reports); 0 = off
+    view_width: int = 240
+    view_height: int = 240
+    view_camera: str = "angled"
     real_time_factor: float = 1.0       #: 1 = real time; >1 faster (then /clock is published)
     max_catchup_s: float = 0.05         #: most sim time advanced in one tick when behind
 
@@ -37,6 +41,9 @@ class SimLoopConfig:
         for name in ("control_hz", "state_rate_hz", "real_time_factor", "max_catchup_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if self.view_rate_hz < 0 or self.view_width <= 0 or self.view_height <= 0:
+            raise ValueError(f"view_rate_hz must be >= 0 and the view size positive, got {self.view_rate_hz!r}, "
+                             f"{self.view_width}x{self.view_height}")
         if self.camera_rate_hz < 0:
             raise ValueError(f"camera_rate_hz must be >= 0, got {self.camera_rate_hz!r}")
         if self.state_rate_hz > self.control_hz:
@@ -52,6 +59,7 @@ class SimOutputs:
     ee_pose: tuple[np.ndarray, np.ndarray] | None = None
     ee_wrench: tuple[np.ndarray, np.ndarray] | None = None
     image: np.ndarray | None = None
+    view: np.ndarray | None = None
     success: bool = False
     object_state: np.ndarray | None = None
     goal_state: np.ndarray | None = None
@@ -72,6 +80,7 @@ class SimLoop:
         self._wall0: float | None = None
         self._sim0 = 0.0
         self._next_cam = 0.0
+        self._next_view = 0.0
         self.publishes_clock = config.real_time_factor != 1.0
         self._wall_start: float | None = None
         self._sim_advanced = 0.0
@@ -93,7 +102,7 @@ class SimLoop:
         self.episode_seed = self.episode_seed + 1 if seed is None else int(seed)
         self.sim.reset(self.episode_seed)
         self._wall0 = None  # re-anchor sim time to the wall clock at the next tick
-        self._next_cam = self.sim.time
+        self._next_cam = self._next_view = self.sim.time
         return self.episode_seed
 
     # ---------------------------------------------------------------- loop
@@ -124,6 +133,9 @@ class SimLoop:
         if cfg.camera_rate_hz > 0 and sim.time + 1e-9 >= self._next_cam:
             out.image = sim.render()
             self._next_cam = max(self._next_cam + 1.0 / cfg.camera_rate_hz, sim.time)
+        if cfg.view_rate_hz > 0 and sim.time + 1e-9 >= self._next_view:
+            out.view = sim.render(cfg.view_width, cfg.view_height, cfg.view_camera)
+            self._next_view = max(self._next_view + 1.0 / cfg.view_rate_hz, sim.time)
         return out
 
     def real_time_factor(self, wall_s: float) -> float:
