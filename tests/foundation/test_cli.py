@@ -22,3 +22,10 @@ def test_each_command_has_help():
         r = subprocess.run([sys.executable, "-m", "subgoal.cli.main", name, "--help"],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, (name, r.stderr)
+
+
+def test_bench_lists_and_refuses_unknown():
+    r = subprocess.run([sys.executable, "-m", "subgoal.cli.main", "bench"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "dds_latency" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "subgoal.cli.main", "bench", "nope"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "unknown benchmark 'nope'" in r.stderr
