@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the whole stack on the simulated Panda with the shipped models, over real DDS.
-# sim arm -> policy (models/reach_bc) -> residual controller (safety) -> sim; seeded goal-reaching
+# sim arm -> policy (models/reach_iql) -> residual controller (safety) -> sim; seeded goal-reaching
 # episodes, a live progress line, and reports/demo/index.md (success table, latency, video).
 #   DEMO_EPISODES=N (default 10)   DEMO_OUT=dir (default reports/demo)   DEMO_TASK=reach
 set -euo pipefail

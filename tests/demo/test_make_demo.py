@@ -18,7 +18,7 @@ def _demo(tmp_path: Path, **env) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-@pytest.mark.skipif(not (ROOT / "models/reach_bc/model.json").exists(), reason="shipped bundle missing")
+@pytest.mark.skipif(not (ROOT / "models/reach_iql/model.json").exists(), reason="shipped bundle missing")
 def test_demo_runs_and_writes_a_report(tmp_path, ros_domain_id):
     r = _demo(tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
@@ -30,6 +30,6 @@ def test_demo_runs_and_writes_a_report(tmp_path, ros_domain_id):
 
 def test_missing_bundle_tells_the_command_that_creates_it(tmp_path):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text((ROOT / "config/demo.yaml").read_text().replace("models/reach_bc", str(tmp_path / "gone")))
+    cfg.write_text((ROOT / "config/demo.yaml").read_text().replace("models/reach_iql", str(tmp_path / "gone")))
     r = _demo(tmp_path, DEMO_CONFIG=str(cfg))
     assert r.returncode == 1 and "make pipeline" in r.stderr and "gone" in r.stderr

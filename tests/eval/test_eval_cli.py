@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stack(tmp: Path, bundle: str) -> Path:
-    text = (ROOT / "config/sim.yaml").read_text().replace("models/reach_bc", bundle)
+    text = (ROOT / "config/sim.yaml").read_text().replace("models/reach_iql", bundle)
     cfg = tmp / "stack.yaml"
     cfg.write_text(text)
     return cfg
