@@ -57,3 +57,22 @@ def test_config_without_sim_is_refused(tmp_path):
     """))
     r = _eval("--config", str(cfg), "--episodes", "1", "--out", str(tmp_path / "r"), timeout=60)
     assert r.returncode == 1 and "exactly one sim node" in r.stderr
+
+
+def test_stack_matches_direct_evaluation_on_the_same_seeds(tmp_path, ros_domain_id):
+    """The ROS layer adds no error: the shipped reach bundle succeeds as often through the node graph as
+    when called directly in the sim, on the same seeded episodes (issue 8)."""
+    bundle = ROOT / "models/reach_iql"
+    if not (bundle / "model.json").exists():
+        pytest.skip("shipped bundle missing")
+    from subgoal.train.sim_eval import bundle_policy, evaluate_in_sim
+
+    n = 6
+    direct = evaluate_in_sim(bundle_policy(bundle), task="reach", episodes=n, seed=10000)["eval/success_rate"]
+    out = tmp_path / "stack"
+    r = _eval("--config", str(ROOT / "config/sim.yaml"), "--task", "reach", "--episodes", str(n), "--seed", "9999",
+              "--video-episodes", "0", "--out", str(out))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    stack = json.loads((out / "summary.json").read_text())["success_rate"]
+    assert direct >= 0.8, direct
+    assert abs(stack - direct) <= 1 / n + 1e-9, (stack, direct)
