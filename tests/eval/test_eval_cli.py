@@ -76,3 +76,17 @@ def test_stack_matches_direct_evaluation_on_the_same_seeds(tmp_path, ros_domain_
     stack = json.loads((out / "summary.json").read_text())["success_rate"]
     assert direct >= 0.8, direct
     assert abs(stack - direct) <= 1 / n + 1e-9, (stack, direct)
+
+
+def test_subgoal_sim_runs_a_bundle_directly(tmp_path):
+    bundle = ROOT / "models/reach_iql"
+    if not (bundle / "model.json").exists():
+        pytest.skip("shipped bundle missing")
+    r = subprocess.run([sys.executable, "-m", "subgoal.cli.main", "sim", "--task", "reach", "--bundle", str(bundle),
+                        "--episodes", "3", "--seed", "10000", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["policy"] == str(bundle) and out["episodes"] == 3 and out["success_rate"] >= 2 / 3
+    r = subprocess.run([sys.executable, "-m", "subgoal.cli.main", "sim", "--task", "reach", "--bundle",
+                        str(tmp_path / "none")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "model.json" in r.stderr

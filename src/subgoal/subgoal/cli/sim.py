@@ -1,6 +1,9 @@
-"""``subgoal sim``: run a sim task with the scripted expert (no ROS), print the success rate, write a video.
+"""``subgoal sim``: run a sim task with the scripted expert or a policy bundle (no ROS), print the success
+rate, write a video.
 
-Example: ``subgoal sim --task push --expert --episodes 3 --video out.mp4 --robot sawyer --p 0.2``.
+Examples: ``subgoal sim --task push --expert --episodes 3 --video out.mp4 --robot sawyer --p 0.2``;
+``subgoal sim --task reach --bundle models/reach_iql --episodes 50 --seed 10000`` (the bundle through ONNX
+Runtime exactly as the policy node runs it — compare with ``subgoal eval`` on the same seeds).
 """
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--task", default="push", choices=sorted(TASKS), help="task name")
     parser.add_argument("--robot", default="panda", choices=sorted(ROBOTS), help="robot arm")
-    parser.add_argument("--expert", action="store_true",
-                        help="drive the arm with the scripted expert (the only policy source for now)")
+    parser.add_argument("--expert", action="store_true", help="drive the arm with the scripted expert")
+    parser.add_argument("--bundle", default=None, help="drive the arm with a policy bundle (models/<name>)")
     parser.add_argument("--episodes", type=int, default=3, help="number of episodes")
     parser.add_argument("--p", type=float, default=0.0, help="expert suboptimality (IRIS 3.4), in [0, 1]")
     parser.add_argument("--seed", type=int, default=0, help="seed of episode 0 (episode i uses seed + i)")
@@ -43,9 +46,19 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.expert:
-        print("subgoal sim: pass --expert (running a model bundle here is not implemented yet)", file=sys.stderr)
+    if args.expert == bool(args.bundle):
+        print("subgoal sim: pass exactly one of --expert or --bundle DIR", file=sys.stderr)
         return 2
+    policy = None
+    if args.bundle:
+        from subgoal.bundle import BundleError
+        from subgoal.train.sim_eval import bundle_policy, sim_action, sim_observation
+
+        try:
+            policy = bundle_policy(args.bundle)
+        except (BundleError, FileNotFoundError) as exc:
+            print(f"subgoal sim: {exc}", file=sys.stderr)
+            return 2
     if args.episodes < 1:
         print(f"subgoal sim: --episodes must be >= 1, got {args.episodes}", file=sys.stderr)
         return 2
@@ -73,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
             sim.reset(seed=args.seed + ep)
             success, steps = False, 0
             for steps in range(1, sim.task.horizon + 1):
-                sim.apply_action(sim.expert_action(args.p))
+                if policy is None:
+                    sim.apply_action(sim.expert_action(args.p))
+                else:  # observation and action units exactly as the datasets and the policy node use them
+                    obs = sim_observation(sim)
+                    sim.apply_action(sim_action(sim, policy(obs, obs["goal_state"])))
                 if writer is not None:
                     writer.append_data(sim.render(width, height, camera=args.camera, shadows=args.shadows))
                 if sim.success():
@@ -91,14 +108,16 @@ def run(args: argparse.Namespace) -> int:
             writer.close()
         sim.close()
     rate = sum(r["success"] for r in results) / len(results)
-    summary = {"task": args.task, "robot": args.robot, "p": args.p, "episodes": len(results),
+    summary = {"task": args.task, "robot": args.robot, "policy": args.bundle or "expert", "p": args.p,
+               "episodes": len(results),
                "success_rate": rate, "mean_steps": sum(r["steps"] for r in results) / len(results),
                "wall_s": round(time.perf_counter() - t0, 2), "video": args.video,
                "safety_events": dict(sim.guard.counts)}
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{args.task} / {args.robot} / p={args.p}: success {rate:.0%} "
+        who = f"bundle {args.bundle}" if args.bundle else f"expert p={args.p}"
+        print(f"{args.task} / {args.robot} / {who}: success {rate:.0%} "
               f"({sum(r['success'] for r in results)}/{len(results)}) in {summary['wall_s']} s"
               + (f"; video: {args.video}" if args.video else ""))
     return 0
