@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime.policy_bundles import make_policy_bundle  # tests/ is on sys.path
+from subgoal.bundle.synthetic import policy_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ def _eval(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
 
 
 def test_eval_writes_a_report(tmp_path, ros_domain_id):
-    cfg = _stack(tmp_path, str(make_policy_bundle(tmp_path / "pol")))
+    cfg = _stack(tmp_path, str(policy_bundle(tmp_path / "pol")))
     out = tmp_path / "report"
     r = _eval("--config", str(cfg), "--task", "reach", "--episodes", "2", "--max-episode-s", "1.5",
               "--video-episodes", "1", "--out", str(out))

@@ -69,9 +69,9 @@ def test_ptp_node_proposes_subgoals_and_drops_nan_goals(ptp_bundle, tmp_path, ro
 
 
 def test_policy_bundle_is_refused(tmp_path):
-    from runtime.policy_bundles import make_policy_bundle  # tests/ is on sys.path
+    from subgoal.bundle.synthetic import policy_bundle
 
-    bundle = make_policy_bundle(tmp_path / "pol")
+    bundle = policy_bundle(tmp_path / "pol")
     exe = resolve_executable("subgoal_ros", "goal_proposal")
     r = subprocess.run([str(exe), "--ros-args", "-r", "__ns:=/gp_bad", "-p", f"bundle:={bundle}"],
                        capture_output=True, text=True, timeout=60)

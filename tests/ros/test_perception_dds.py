@@ -11,7 +11,7 @@ from subgoal.bringup import Bringup, BringupConfig, NodeSpec  # noqa: E402
 from subgoal_ros.conversions import SENSOR_QOS, STATUS_QOS  # noqa: E402
 from subgoal_ros.testing import spin_until  # noqa: E402
 
-from runtime.policy_bundles import make_encoder_bundle  # noqa: E402  (tests/ is on sys.path)
+from subgoal.bundle.synthetic import encoder_bundle  # noqa: E402
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def ros_node(ros_domain_id):
 @pytest.mark.parametrize("camera", [48, 64], ids=["fits", "wrong_size"])
 def test_latent_keeps_the_image_stamp_and_bad_sizes_are_dropped(ros_node, tmp_path, camera):
     ns = f"/perc{camera}"
-    bundle = make_encoder_bundle(tmp_path / "enc")
+    bundle = encoder_bundle(tmp_path / "enc")
     b = Bringup(BringupConfig(tmp_path / "c.yaml", [
         NodeSpec("sim", "subgoal_ros", "sim", ns, {"task": "reach", "lowpoly": True, "camera_width": camera,
                                                     "camera_height": camera, "camera_rate_hz": 10.0}),

@@ -16,7 +16,7 @@ from subgoal_ros.conversions import COMMAND_QOS, STATUS_QOS, to_time  # noqa: E4
 from subgoal_ros.images import vector_msg  # noqa: E402
 from subgoal_ros.testing import spin_until, wait_for_publishers, wait_for_subscribers  # noqa: E402
 
-from runtime.policy_bundles import make_policy_bundle  # noqa: E402  (tests/ is on sys.path)
+from subgoal.bundle.synthetic import policy_bundle  # noqa: E402
 
 
 def _graph(ns: str, bundle, tmp):
@@ -38,7 +38,7 @@ def ros_node(ros_domain_id):
 @pytest.mark.parametrize("poison", [False, True], ids=["ok", "nan_model"])
 def test_policy_drives_controller_and_nan_is_guarded(ros_node, tmp_path, poison):
     ns = "/pol_nan" if poison else "/pol_ok"
-    b = _graph(ns, make_policy_bundle(tmp_path / "bundle", poison=poison), tmp_path)
+    b = _graph(ns, policy_bundle(tmp_path / "bundle", poison=poison), tmp_path)
     targets, diag = [], {}
     ros_node.create_subscription(PoseStamped, f"{ns}/policy/target_pose", targets.append, COMMAND_QOS)
 

@@ -7,12 +7,12 @@ import pytest
 from subgoal.bundle import BundleKindMismatch
 from subgoal.runtime.perception import PerceptionCore, PerceptionInputError
 
-from .policy_bundles import make_encoder_bundle, make_policy_bundle
+from subgoal.bundle.synthetic import encoder_bundle, policy_bundle
 
 
 @pytest.fixture(scope="module")
 def enc(tmp_path_factory):
-    return make_encoder_bundle(tmp_path_factory.mktemp("e") / "enc")
+    return encoder_bundle(tmp_path_factory.mktemp("e") / "enc")
 
 
 def test_latent_is_finite_and_deterministic(enc):
@@ -34,4 +34,4 @@ def test_wrong_size_is_named_unless_resize(enc):
 
 def test_policy_bundle_is_not_an_encoder(tmp_path):
     with pytest.raises(BundleKindMismatch):
-        PerceptionCore(make_policy_bundle(tmp_path / "p"))
+        PerceptionCore(policy_bundle(tmp_path / "p"))

@@ -7,12 +7,12 @@ import pytest
 from subgoal.runtime.policy import PolicyCore
 from subgoal.runtime.policy_loop import PolicyLoop, PolicyLoopConfig
 
-from .policy_bundles import make_policy_bundle
+from subgoal.bundle.synthetic import policy_bundle
 
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory):
-    return PolicyLoop(PolicyCore(make_policy_bundle(tmp_path_factory.mktemp("b") / "p")), PolicyLoopConfig(rate_hz=10))
+    return PolicyLoop(PolicyCore(policy_bundle(tmp_path_factory.mktemp("b") / "p")), PolicyLoopConfig(rate_hz=10))
 
 
 def test_reasons_then_command(loop):
@@ -42,7 +42,7 @@ def test_target_is_commanded_equilibrium_plus_delta(loop):
 
 
 def test_nan_output_is_never_sent(tmp_path):
-    lp = PolicyLoop(PolicyCore(make_policy_bundle(tmp_path / "nan", poison=True)))
+    lp = PolicyLoop(PolicyCore(policy_bundle(tmp_path / "nan", poison=True)))
     lp.on_goal(np.zeros(3))
     lp.on_obs({"ee_pos": np.array([0.5, 0.0, 0.3]), "gripper_width": np.array([0.04])}, 0.0, 0.0)
     st = lp.step(0.01)

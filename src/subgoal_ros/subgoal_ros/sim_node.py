@@ -69,7 +69,7 @@ class SimNode(Node):
     # ------------------------------------------------------------------ inputs
     def _on_pose(self, msg: PoseStamped) -> None:
         if msg.header.frame_id not in ("", self.frame_id):
-            self.loop.sim.guard._event("rejected_frame", f"frame_id {msg.header.frame_id!r} != {self.frame_id!r}")
+            self.loop.sim.guard.event("rejected_frame", f"frame_id {msg.header.frame_id!r} != {self.frame_id!r}")
             return
         p, q = msg.pose.position, msg.pose.orientation
         self.loop.command_pose(np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z]))

@@ -11,7 +11,7 @@ measured real-time factor goes to ``/diagnostics``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -62,8 +62,6 @@ class SimOutputs:
     view: np.ndarray | None = None
     success: bool = False
     object_state: np.ndarray | None = None
-    goal_state: np.ndarray | None = None
-    events: dict[str, int] = field(default_factory=dict)
 
 
 class SimLoop:
@@ -128,8 +126,7 @@ class SimLoop:
         stamp = sim.time if self.publishes_clock else wall_s
         out = SimOutputs(stamp_s=stamp, joint_state=sim.joint_state(), ee_pose=sim.ee_pose(),
                          ee_wrench=sim.ee_wrench(), success=sim.success(),
-                         object_state=sim.object_state(), goal_state=sim.goal_state(),
-                         events=dict(sim.guard.counts))
+                         object_state=sim.object_state())
         if cfg.camera_rate_hz > 0 and sim.time + 1e-9 >= self._next_cam:
             out.image = sim.render()
             self._next_cam = max(self._next_cam + 1.0 / cfg.camera_rate_hz, sim.time)

@@ -152,7 +152,7 @@ class Sim:
         """Commanded opening between the finger pads (m), clipped to what the gripper can do."""
         width = float(width_m)
         if not np.isfinite(width):
-            self.guard._event("rejected_nan_gripper", f"width={width_m!r}")
+            self.guard.event("rejected_nan_gripper", f"width={width_m!r}")
             return
         self._gripper_width = float(np.clip(width, 0.0, self.robot.gripper.max_width))
         self._set_finger_ctrl(self._gripper_width)
@@ -277,7 +277,7 @@ class Sim:
             self.set_gripper(self._width_from_action(a[3]))
         else:
             ok = False
-            self.guard._event("rejected_nan_action", f"action={action}")
+            self.guard.event("rejected_nan_action", f"action={action}")
         self.step(duration_s)
         return ok
 

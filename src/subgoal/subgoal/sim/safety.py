@@ -38,7 +38,8 @@ class EquilibriumGuard:
     counts: Counter = field(default_factory=Counter)
     _logged: set = field(default_factory=set)
 
-    def _event(self, kind: str, detail: str) -> None:
+    def event(self, kind: str, detail: str) -> None:
+        """Count an event of ``kind`` and log it the first time (also for callers outside the guard)."""
         self.counts[kind] += 1
         if kind not in self._logged:
             self._logged.add(kind)
@@ -49,19 +50,19 @@ class EquilibriumGuard:
         pos = np.asarray(pos, dtype=float).reshape(-1)
         quat = np.asarray(quat_wxyz, dtype=float).reshape(-1)
         if pos.shape != (3,) or quat.shape != (4,):
-            self._event("rejected_shape", f"pos shape {pos.shape}, quat shape {quat.shape}")
+            self.event("rejected_shape", f"pos shape {pos.shape}, quat shape {quat.shape}")
             return None
         if not np.all(np.isfinite(pos)):
-            self._event("rejected_nan_position", f"pos={pos}")
+            self.event("rejected_nan_position", f"pos={pos}")
             return None
         if not np.all(np.isfinite(quat)):
-            self._event("rejected_nan_quaternion", f"quat={quat}")
+            self.event("rejected_nan_quaternion", f"quat={quat}")
             return None
         norm = float(np.linalg.norm(quat))
         if abs(norm - 1.0) > self.quat_norm_tol:
-            self._event("rejected_non_unit_quaternion", f"|q|={norm:.4f}")
+            self.event("rejected_non_unit_quaternion", f"|q|={norm:.4f}")
             return None
         clamped = np.clip(pos, self.workspace.low, self.workspace.high)
         if not np.array_equal(clamped, pos):
-            self._event("clamped_workspace", f"pos={pos} -> {clamped}")
+            self.event("clamped_workspace", f"pos={pos} -> {clamped}")
         return clamped, quat / norm
