@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +26,10 @@ def test_demo_runs_and_writes_a_report(tmp_path, ros_domain_id):
     summary = json.loads((tmp_path / "demo/summary.json").read_text())
     assert summary["episodes"] == 2
     assert (tmp_path / "demo/index.md").exists() and (tmp_path / "demo/video.mp4").stat().st_size > 0
+    assert "<video" in (tmp_path / "demo/index.html").read_text()
+    trace = np.load(tmp_path / "demo/trace_0.npz")  # the EE followed what it was commanded
+    assert len(trace["ee"]) > 50 and len(trace["equilibrium_pose"]) > 5 and trace["goal"].shape == (3,)
+    assert (tmp_path / "demo/trace_0.png").stat().st_size > 0
     assert "subgoal eval: success" in r.stdout
 
 
@@ -33,3 +38,36 @@ def test_missing_bundle_tells_the_command_that_creates_it(tmp_path):
     cfg.write_text((ROOT / "config/demo.yaml").read_text().replace("models/reach_iql", str(tmp_path / "gone")))
     r = _demo(tmp_path, DEMO_CONFIG=str(cfg))
     assert r.returncode == 1 and "make pipeline" in r.stderr and "gone" in r.stderr
+
+
+@pytest.mark.skipif(not (ROOT / "models/reach_iql/model.json").exists(), reason="shipped bundle missing")
+def test_ctrl_c_mid_demo_leaves_a_partial_report_and_no_orphans(tmp_path, ros_domain_id):
+    """Ctrl-C in a terminal sends SIGINT to the foreground process group: the demo stops, every node
+    process is gone, and the report holds the episodes finished so far."""
+    import signal
+    import time
+
+    out = tmp_path / "demo"
+    e = {**os.environ, "DEMO_EPISODES": "30", "DEMO_OUT": str(out)}
+    proc = subprocess.Popen(["bash", str(ROOT / "scripts/demo.sh")], cwd=ROOT, env=e, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            eps = out / "episodes.jsonl"
+            if eps.exists() and len(eps.read_text().splitlines()) >= 1:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()[0][-3000:]
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, stdout[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert 1 <= summary["episodes"] < 30
+    assert (out / "index.md").exists() and (out / "index.html").exists()
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", str(out / "run")], capture_output=True, text=True).stdout.split()
+    assert not left, f"orphan node processes: {left}"

@@ -26,9 +26,9 @@ from lifecycle_msgs.srv import ChangeState
 from std_srvs.srv import Trigger
 
 from subgoal.runtime.episode_runner import EpisodeJudge, RunnerConfig, parse_seed
-from subgoal.runtime.eval_runner import EvalConfig, EvalRecorder
+from subgoal.runtime.eval_runner import EvalConfig, EvalRecorder, Trace
 from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, from_time
-from subgoal_ros.images import image_array
+from subgoal_ros.images import image_array, vector_array
 from subgoal_ros.node_main import run_node
 from subgoal_ros.params import declare_config
 from subgoal_ros.service_calls import ServiceCallFailed, call_with_retry
@@ -58,6 +58,10 @@ class EvalRunnerNode(Node):
         self.create_subscription(Image, "camera/image_raw", self._on_camera, SENSOR_QOS)
         self.create_subscription(Image, "subgoal/image", self._on_subgoal, SENSOR_QOS)
         self.create_subscription(Image, "camera/view/image_raw", self._on_view, SENSOR_QOS)
+        self.create_subscription(PoseStamped, "ee_pose", self._on_ee, SENSOR_QOS)
+        self.create_subscription(Image, "subgoal/latent", self._on_subgoal_vector, COMMAND_QOS)
+        self.trace: Trace | None = None
+        self._eq_times: list[float] = []
         self.view: list = []
         self.pub_goal_state = self.create_publisher(Image, "goal/state", COMMAND_QOS)
         self.pub_goal_image = self.create_publisher(Image, "goal/image", COMMAND_QOS)
@@ -81,6 +85,11 @@ class EvalRunnerNode(Node):
             if key in seen:  # a command repeated while holding is not a new observation
                 return
             seen.add(key)
+            if stage == "equilibrium_pose":
+                self._eq_times.append(time.monotonic())
+            if self.recording and self.trace is not None:
+                p = m.pose.position
+                self.trace.add(stage, time.monotonic(), np.array([p.x, p.y, p.z]))
             if self.recording:
                 age_ms = (time.time() - from_time(m.header.stamp)) * 1e3
                 if 0.0 <= age_ms < 5000.0:  # a held/teleop command carries "now"; skip nonsense
@@ -92,6 +101,24 @@ class EvalRunnerNode(Node):
             self.camera.append(image_array(m))
             if self._last_subgoal is not None:
                 self.subgoal.append(self._last_subgoal)
+
+    def _on_ee(self, m: PoseStamped) -> None:
+        if self.recording and self.trace is not None:
+            p = m.pose.position
+            self.trace.add("ee", time.monotonic(), np.array([p.x, p.y, p.z]))
+
+    def _on_subgoal_vector(self, m: Image) -> None:
+        if self.recording and self.trace is not None:
+            try:
+                self.trace.add("subgoal", time.monotonic(), vector_array(m))
+            except ValueError:
+                pass
+
+    def _loop_rate_hz(self) -> float:
+        """Rate of fresh ``equilibrium_pose`` commands over the last second (the stack's loop rate)."""
+        now = time.monotonic()
+        self._eq_times = [t for t in self._eq_times if now - t <= 1.0]
+        return float(len(self._eq_times))
 
     def _on_view(self, m: Image) -> None:
         if self.recording and self._frames_wanted():
@@ -143,12 +170,17 @@ class EvalRunnerNode(Node):
                 time.sleep(c.settle_s)  # task/success of the old episode may still be in flight
                 self.success = None
                 self.success_msgs = 0
-                self.recording = True
                 t0 = time.monotonic()
+                self.trace = Trace(t0, goal=vector_array(self.goal_state))
+                self.recording = True
                 judge = self._judge = EpisodeJudge(judge_cfg, t0)
+                next_progress = t0
                 while not judge.done(time.monotonic()):
                     if self.success is not None:
                         judge.observe(self.success, time.monotonic())
+                    if time.monotonic() >= next_progress:
+                        next_progress += 0.5
+                        self.rec.progress(episode=i, t=time.monotonic() - t0, loop_rate_hz=self._loop_rate_hz())
                     time.sleep(0.02)
                 self.recording = False
                 self._judge = None
@@ -158,7 +190,8 @@ class EvalRunnerNode(Node):
                     idx = np.linspace(0, len(self.subgoal) - 1, len(self.view)).round().astype(int)
                     sub = [self.subgoal[k] for k in idx]
                 self.rec.episode(i, seed, judge.ever_success, judge.first_success_s, time.monotonic() - t0,
-                                 frames, sub)
+                                 frames, sub, self.trace)
+                self.trace = None
                 self.get_logger().info(f"episode {i + 1}/{c.episodes} seed {seed}: "
                                        f"{'success' if judge.ever_success else 'failure'} "
                                        f"({self.success_msgs} task/success=true samples)")

@@ -74,6 +74,14 @@ def eval_specs(args: argparse.Namespace, out: Path) -> tuple[list[NodeSpec], dic
     return specs, info
 
 
+def _loop_rate(out: Path) -> float:
+    """The stack's live command rate (fresh ``equilibrium_pose`` per second) from the runner's progress file."""
+    try:
+        return float(json.loads((out / "progress.json").read_text()).get("loop_rate_hz", 0.0))
+    except (OSError, ValueError):
+        return 0.0
+
+
 def run(args: argparse.Namespace) -> int:
     from subgoal.bringup import BringupConfig
     from subgoal.evaluation.report import load_episodes, write_report
@@ -100,11 +108,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         bringup.start()
         done = 0
+        next_refresh = 0.0
         while not stop:
             eps = load_episodes(out)
-            if bar is not None and len(eps) > done:
+            if bar is not None and (len(eps) > done or time.monotonic() >= next_refresh):
+                next_refresh = time.monotonic() + 1.0
                 bar.update(len(eps) - done)
-                bar.set_postfix(success=f"{sum(e['success'] for e in eps)}/{len(eps)}")
+                bar.set_postfix(success=f"{sum(e['success'] for e in eps)}/{len(eps)}",
+                                loop=f"{_loop_rate(out):.0f} Hz")
             done = len(eps)
             exited = bringup.exited()
             if "eval_runner" in exited:

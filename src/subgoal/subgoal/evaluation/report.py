@@ -4,7 +4,11 @@ histogram PNG and a video (camera view beside the decoded subgoal preview, with 
 Input files (written by the ``eval_runner`` node, one line / array per episode):
 ``episodes.jsonl`` — {"episode", "seed", "success", "time_to_success_s", "duration_s"};
 ``latency.npz`` — arrays of per-stage latencies in ms (``policy_target``, ``equilibrium_pose``);
-``frames_<i>.npz`` — ``camera`` (T,H,W,3) uint8 and optional ``subgoal`` (T,h,w,3).
+``frames_<i>.npz`` — ``camera`` (T,H,W,3) uint8 and optional ``subgoal`` (T,h,w,3);
+``trace_<i>.npz`` — EE / commanded / target / subgoal positions over time (:class:`~subgoal.runtime.eval_runner.Trace`).
+
+Outputs: ``index.md`` and ``index.html`` (the same content; the HTML embeds the video), ``summary.json``,
+``latency_hist.png``, ``trace_<i>.png`` and ``video.mp4`` (camera | subgoal preview | live EE trace).
 """
 from __future__ import annotations
 
@@ -51,8 +55,90 @@ def _upscale(img: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(img, (max(1, round(w * height / h)), height), interpolation=cv2.INTER_NEAREST)
 
 
-def compose_video(out: Path, episodes: list[dict], height: int = 240, fps: int = 10) -> Path | None:
-    """Camera | subgoal preview side by side, a status bar with episode, time and success."""
+#: trace series drawn in the report, with their colours (BGR for cv2, matplotlib names for the PNG)
+TRACE_STYLE = {"ee": ((255, 255, 255), "black", "end effector (ee_pose)"),
+               "equilibrium_pose": ((0, 165, 255), "tab:orange", "commanded (equilibrium_pose)"),
+               "policy_target": ((255, 160, 60), "tab:blue", "policy target"),
+               "subgoal": ((255, 0, 255), "tab:purple", "subgoal (planner)"),
+               "goal": ((0, 220, 0), "tab:green", "goal")}
+
+
+def load_trace(out: Path, episode: int, goal_space_is_ee: bool) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Series name -> (times, xyz). Subgoals and the goal are drawn against the EE only when the policy's
+    goal space is the EE position (card ``achieved_key == "ee_pos"``); otherwise they are different
+    quantities and plotting them on the same axes would mislead."""
+    f = out / f"trace_{episode}.npz"
+    if not f.exists():
+        return {}
+    data = np.load(f)
+    series = {}
+    for name in ("ee", "equilibrium_pose", "policy_target", "subgoal"):
+        if name in data.files and (name != "subgoal" or goal_space_is_ee) and data[name].shape[-1] >= 3:
+            series[name] = (data[f"t_{name}"], data[name][:, :3])
+    if goal_space_is_ee and "goal" in data.files and data["goal"].size >= 3 and "ee" in series:
+        t = series["ee"][0]
+        series["goal"] = (np.array([0.0, float(t[-1]) if len(t) else 1.0]), np.repeat(data["goal"][None, :3], 2, 0))
+    return series
+
+
+def _trace_panel(series: dict[str, tuple[np.ndarray, np.ndarray]], t_now: float, t_end: float,
+                 size: int) -> np.ndarray:
+    """x, y, z strips (each auto-scaled over the whole episode) with every series drawn up to ``t_now``."""
+    import cv2
+
+    panel = np.zeros((size, size, 3), np.uint8)
+    strip = size // 3
+    for axis, label in enumerate("xyz"):
+        y0 = axis * strip
+        vals = np.concatenate([v[:, axis] for _, v in series.values()]) if series else np.zeros(1)
+        lo, hi = float(vals.min()), float(vals.max())
+        pad = max(0.01, 0.1 * (hi - lo))
+        lo, hi = lo - pad, hi + pad
+        cv2.putText(panel, f"{label} [{lo:+.2f},{hi:+.2f}] m", (4, y0 + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
+                    (160, 160, 160), 1, cv2.LINE_AA)
+        cv2.line(panel, (0, y0 + strip - 1), (size, y0 + strip - 1), (60, 60, 60), 1)
+        for name, (t, v) in series.items():
+            keep = t <= t_now
+            if name == "goal":
+                keep = np.ones_like(keep)
+            if keep.sum() < 1:
+                continue
+            xs = np.clip(t[keep] / max(t_end, 1e-6) * (size - 1), 0, size - 1)
+            ys = y0 + strip - 2 - (v[keep, axis] - lo) / (hi - lo) * (strip - 16)
+            pts = np.stack([xs, ys], 1).round().astype(np.int32)[:, None, :]
+            cv2.polylines(panel, [pts], False, TRACE_STYLE[name][0], 1, cv2.LINE_AA)
+    x_now = int(np.clip(t_now / max(t_end, 1e-6), 0, 1) * (size - 1))
+    cv2.line(panel, (x_now, 0), (x_now, size), (90, 90, 90), 1)
+    return panel
+
+
+def trace_plot(out: Path, episode: dict, series: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path | None:
+    """``trace_<i>.png``: x/y/z of the EE against what it was told (commanded, target, subgoal, goal)."""
+    if not series:
+        return None
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(7, 5.5), sharex=True)
+    for axis, ax in enumerate(axes):
+        for name, (t, v) in series.items():
+            style = {"goal": "--", "subgoal": "-", "policy_target": ":"}.get(name, "-")
+            draw = ax.step if name == "subgoal" else ax.plot
+            draw(t, v[:, axis], style, color=TRACE_STYLE[name][1], label=TRACE_STYLE[name][2], lw=1.2)
+        ax.set_ylabel(f"{'xyz'[axis]} (m)")
+    axes[-1].set_xlabel("time since episode start (s)")
+    axes[0].legend(fontsize=7, loc="best")
+    axes[0].set_title(f"episode {episode['episode']} (seed {episode['seed']}): "
+                      f"{'success' if episode['success'] else 'failure'}")
+    fig.tight_layout()
+    path = out / f"trace_{episode['episode']}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def compose_video(out: Path, episodes: list[dict], height: int = 240, fps: int = 10,
+                  goal_space_is_ee: bool = False) -> Path | None:
+    """Camera | subgoal preview | live EE trace side by side, a status bar with episode, time and success."""
     import cv2
     import imageio.v2 as imageio
 
@@ -64,10 +150,14 @@ def compose_video(out: Path, episodes: list[dict], height: int = 240, fps: int =
         data = np.load(f)
         cam = data["camera"]
         sub = data["subgoal"] if "subgoal" in data.files and len(data["subgoal"]) else None
+        series = load_trace(out, ep["episode"], goal_space_is_ee)
+        t_end = max([float(t[-1]) for t, _ in series.values() if len(t)] + [len(cam) / fps])
         for t, img in enumerate(cam):
             panel = [_upscale(img, height)]
             if sub is not None:
                 panel.append(_upscale(sub[min(t, len(sub) - 1)], height))
+            if series:
+                panel.append(_trace_panel(series, t / fps, t_end, height))
             row = np.concatenate(panel, axis=1)
             bar = np.zeros((28, row.shape[1], 3), np.uint8)
             text = f"ep {ep['episode']} seed {ep['seed']}  t={t / fps:4.1f}s  {'SUCCESS' if ep['success'] else ''}"
@@ -81,6 +171,17 @@ def compose_video(out: Path, episodes: list[dict], height: int = 240, fps: int =
     path = out / "video.mp4"
     imageio.mimsave(str(path), frames, fps=fps, macro_block_size=1)
     return path
+
+
+def goal_space_is_ee(config: dict | None) -> bool:
+    """True when the policy's goals are EE positions (its card's ``achieved_key``), so goal and subgoal
+    can be drawn on the EE's axes."""
+    for node in ((config or {}).get("nodes") or {}).values():
+        bundle = (node.get("parameters") or {}).get("bundle") if node.get("executable") == "policy" else None
+        if bundle and (Path(bundle) / "model.json").is_file():
+            card = json.loads((Path(bundle) / "model.json").read_text())
+            return (card.get("observation") or {}).get("achieved_key") == "ee_pos"
+    return False
 
 
 def write_report(out: Path, title: str, config: dict | None = None) -> Summary:
@@ -106,7 +207,9 @@ def write_report(out: Path, title: str, config: dict | None = None) -> Summary:
         fig.tight_layout()
         fig.savefig(out / "latency_hist.png", dpi=100)
         plt.close(fig)
-    video = compose_video(out, eps)
+    ee_goals = goal_space_is_ee(config)
+    video = compose_video(out, eps, goal_space_is_ee=ee_goals)
+    traces = [p for e in eps if (p := trace_plot(out, e, load_trace(out, e["episode"], ee_goals)))]
     lines = [f"# {title}", "", f"**{summary.line()}**", "", "| episode | seed | success | time to success (s) | duration (s) |",
              "|---|---|---|---|---|"]
     for e in eps:
@@ -121,10 +224,63 @@ def write_report(out: Path, title: str, config: dict | None = None) -> Summary:
                 lines.append(f"| {k} | {v['n']} | {v['p50']:.2f} | {v['p90']:.2f} | {v['p99']:.2f} | {v['max']:.2f} |")
         lines += ["", "![latency](latency_hist.png)"]
     if video:
-        lines += ["", f"Video: [{video.name}]({video.name}) (camera view | subgoal preview)"]
+        lines += ["", f"Video: [{video.name}]({video.name}) (camera view | subgoal preview | EE trace: "
+                  "white = end effector, orange = commanded, blue = policy target, purple = subgoal, green = goal)"]
+    if traces:
+        lines += ["", "## End-effector traces", ""] + [f"![{p.stem}]({p.name})" for p in traces[:3]]
+        if len(traces) > 3:
+            lines += ["", "More: " + ", ".join(f"[{p.stem}]({p.name})" for p in traces[3:])]
     if config:
         lines += ["", "## Configuration", "", "```json", json.dumps(config, indent=2, default=str), "```"]
     (out / "index.md").write_text("\n".join(lines) + "\n")
+    (out / "index.html").write_text(markdown_to_html(lines, title))
     (out / "summary.json").write_text(json.dumps({"episodes": n, "successes": s, "success_rate": summary.success_rate,
                                                   "latency_ms": summary.latency_ms}, indent=2))
     return summary
+
+
+def markdown_to_html(lines: list[str], title: str) -> str:
+    """The report's Markdown as a standalone HTML page (tables, images, the video inline, code blocks) —
+    a few rules for exactly what :func:`write_report` writes, so no Markdown library is needed."""
+    import html
+    import re
+
+    body, in_code, in_table = [], False, False
+    for line in lines:
+        if line.startswith("```"):
+            body.append("</pre>" if in_code else "<pre>")
+            in_code = not in_code
+            continue
+        if in_code:
+            body.append(html.escape(line))
+            continue
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if all(set(c) <= {"-"} for c in cells):
+                continue
+            tag = "th" if not in_table else "td"
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+            body.append("<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        esc = html.escape(line)
+        esc = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", esc)
+        esc = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", r'<img alt="\1" src="\2">', esc)
+        esc = re.sub(r"\[([^\]]*)\]\(([^)]+\.mp4)\)", r'<video src="\2" controls width="100%"></video>', esc)
+        esc = re.sub(r"\[([^\]]*)\]\(([^)]+)\)", r'<a href="\2">\1</a>', esc)
+        if esc.startswith("## "):
+            body.append(f"<h2>{esc[3:]}</h2>")
+        elif esc.startswith("# "):
+            body.append(f"<h1>{esc[2:]}</h1>")
+        elif esc:
+            body.append(f"<p>{esc}</p>")
+    if in_table:
+        body.append("</table>")
+    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px}img{max-width:100%}pre{background:#f4f4f4;padding:1em}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

@@ -51,7 +51,7 @@ class EvalRecorder:
         self.latency_ms.setdefault(stage, []).append(float(ms))
 
     def episode(self, index: int, seed: int, success: bool, time_to_success_s: float | None, duration_s: float,
-                camera: list[np.ndarray], subgoal: list[np.ndarray]) -> None:
+                camera: list[np.ndarray], subgoal: list[np.ndarray], trace: "Trace | None" = None) -> None:
         with open(self.out / "episodes.jsonl", "a") as f:
             f.write(json.dumps({"episode": index, "seed": seed, "success": bool(success),
                                 "time_to_success_s": time_to_success_s, "duration_s": duration_s}) + "\n")
@@ -60,7 +60,43 @@ class EvalRecorder:
             if subgoal:
                 arrays["subgoal"] = np.stack(subgoal)
             np.savez_compressed(self.out / f"frames_{index}.npz", **arrays)
+        if trace is not None:
+            trace.save(self.out / f"trace_{index}.npz")
         self.flush()
+
+    def progress(self, **values: float) -> None:
+        """Live numbers for the CLI's progress line (``progress.json``, rewritten atomically)."""
+        tmp = self.out / "progress.json.tmp"
+        tmp.write_text(json.dumps(values))
+        tmp.replace(self.out / "progress.json")
 
     def flush(self) -> None:
         np.savez(self.out / "latency.npz", **{k: np.asarray(v, np.float32) for k, v in self.latency_ms.items()})
+
+
+@dataclass
+class Trace:
+    """Per-episode time series for the report's EE trace: the actual end-effector position
+    (``ee_pose``), the commanded equilibrium (``equilibrium_pose``, what the arm is told), the policy's
+    target (``policy/target_pose``, before the controller's safety limits), the subgoals the planner
+    proposed (``subgoal/latent``) and the final goal vector. Times are seconds since the episode started
+    (receipt time), so a person sees lag between target and arm as it was on the wire."""
+
+    t0: float
+    series: dict[str, tuple[list[float], list[np.ndarray]]] = field(default_factory=dict)
+    goal: np.ndarray | None = None
+
+    def add(self, name: str, t: float, value: np.ndarray) -> None:
+        ts, vs = self.series.setdefault(name, ([], []))
+        ts.append(t - self.t0)
+        vs.append(np.asarray(value, np.float32).reshape(-1))
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {}
+        for name, (ts, vs) in self.series.items():
+            if ts and len({v.size for v in vs}) == 1:
+                arrays[f"t_{name}"] = np.asarray(ts, np.float32)
+                arrays[name] = np.stack(vs)
+        if self.goal is not None:
+            arrays["goal"] = np.asarray(self.goal, np.float32).reshape(-1)
+        np.savez_compressed(path, **arrays)
