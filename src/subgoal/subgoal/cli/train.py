@@ -23,6 +23,7 @@ TRAINERS: dict[str, tuple[str, str]] = {
     "iris_policy": ("iris_policy", "IRIS low-level goal-conditioned LSTM (BC on T-step windows)"),
     "actionable": ("actionable", "Actionable Models (conservative goal-conditioned Q-learning)"),
     "residual": ("residual", "residual RL (SAC/TD3/DDPGfD) on top of a P/impedance controller"),
+    "finetune": ("finetune", "offline -> online fine-tuning of IQL/AWAC in sim (issue 7)"),
 }
 
 
