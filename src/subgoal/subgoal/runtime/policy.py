@@ -9,6 +9,11 @@ map the network's [-1, 1] output to the dataset's action units: ``clip(scale * a
 For ``ee_delta_xyz+gripper`` actions the first three numbers are the end-effector displacement (in the
 units the dataset's actions were recorded in) and the fourth the gripper command.
 
+Recurrent bundles (IRIS low-level LSTM): the card's ``extra.recurrent`` names a state input/output of
+``policy.onnx`` (``state`` → ``next_state``, (1, S)). The core carries it from tick to tick and resets
+it to zeros on ``reset()`` (new episode), when the goal changes (the high level picked a new subgoal)
+and every ``reset_every`` ticks (the LSTM was trained on windows of that many steps from a zero state).
+
 Errors a node should count rather than crash on: ``PolicyInputError`` (wrong key/size, non-finite
 input) and ``PolicyOutputError`` (the network produced NaN/inf — never sent to the robot).
 """
@@ -65,6 +70,22 @@ class PolicyCore:
         self.act_dim = int(act.get("dim", len(self.scale)))
         self.obs_dim = sum(self.dims.values())
         spec = {t.name: t for t in self.bundle.spec("policy").inputs + self.bundle.spec("policy").outputs}
+        rec = card.extra.get("recurrent") if isinstance(card.extra, dict) else None
+        self.recurrent: dict | None = dict(rec) if rec else None
+        if self.recurrent is not None:
+            try:
+                s_in, s_out = str(rec["state_input"]), str(rec["state_output"])
+                s_dim, every = int(rec["state_dim"]), int(rec.get("reset_every", 0))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise BundleError(f"{bundle_dir}: model.json extra.recurrent is incomplete ({exc})") from exc
+            for name in (s_in, s_out):
+                if name not in spec or spec[name].shape[-1] != s_dim:
+                    raise BundleError(f"{bundle_dir}: recurrent state tensor {name!r} should end in {s_dim}, "
+                                      f"has {spec.get(name) and spec[name].shape}")
+            self._state_names, self._reset_every = (s_in, s_out), every
+            self._state = np.zeros((1, s_dim), np.float32)
+        self._state_goal: np.ndarray | None = None
+        self._state_age = 0
         for name, want in (("obs", self.obs_dim), ("goal", self.goal_dim), ("action", self.act_dim)):
             if name not in spec or spec[name].shape[-1] != want:
                 raise BundleError(f"{bundle_dir}: policy.onnx tensor {name!r} should end in {want} "
@@ -73,6 +94,12 @@ class PolicyCore:
             if v.shape != (self.act_dim,):
                 raise BundleError(f"{bundle_dir}: action {name} has {v.shape[0] if v.ndim else 0} values, "
                                   f"action dim is {self.act_dim}")
+
+    def reset(self) -> None:
+        """New episode: a recurrent policy starts again from a zero state (no-op for MLP policies)."""
+        if self.recurrent is not None:
+            self._state[:] = 0.0
+        self._state_goal, self._state_age = None, 0
 
     def observation_vector(self, obs: Mapping[str, np.ndarray]) -> np.ndarray:
         parts = []
@@ -95,7 +122,19 @@ class PolicyCore:
             raise PolicyInputError(f"goal has {g.size} values, the policy was trained on {self.goal_dim}")
         if not np.all(np.isfinite(g)):
             raise PolicyInputError(f"goal has non-finite values: {g.tolist()}")
-        raw = self.bundle.run("policy", {"obs": x[None], "goal": g[None]})["action"][0]
+        if self.recurrent is None:
+            raw = self.bundle.run("policy", {"obs": x[None], "goal": g[None]})["action"][0]
+        else:
+            if (self._state_goal is None or not np.array_equal(g, self._state_goal)
+                    or (self._reset_every and self._state_age >= self._reset_every)):
+                self._state[:] = 0.0
+                self._state_goal, self._state_age = g.copy(), 0
+            s_in, s_out = self._state_names
+            out = self.bundle.run("policy", {"obs": x[None], "goal": g[None], s_in: self._state})
+            raw = out["action"][0]
+            if np.all(np.isfinite(out[s_out])):
+                self._state = np.asarray(out[s_out], np.float32).reshape(1, -1)
+            self._state_age += 1
         if not np.all(np.isfinite(raw)):
             raise PolicyOutputError(f"policy {self.bundle.name!r} produced a non-finite action {raw.tolist()}")
         action = np.clip(self.scale * raw + self.offset, self.low, self.high)

@@ -65,6 +65,7 @@ class PolicyLoop:
         """A new episode (after a reset / home move): no goal and no commanded reference until new ones arrive."""
         self._goal = None
         self._ref = None
+        self.core.reset()  # a recurrent policy (IRIS LSTM) starts the episode from a fresh state
 
     def step(self, now_s: float) -> PolicyStep:
         if self._goal is None:

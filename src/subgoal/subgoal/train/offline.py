@@ -41,7 +41,9 @@ STATE_KEYS = ("ee_pos", "ee_quat", "gripper_width", "object_state")
 #: algorithm name -> (module, agent class, config class)
 ALGOS = {"iql": ("subgoal.algos.iql", "IQL", "IQLConfig"),
          "awac": ("subgoal.algos.awac", "AWAC", "AWACConfig"),
-         "bc": ("subgoal.algos.bc", "BC", "BCConfig")}
+         "bc": ("subgoal.algos.bc", "BC", "BCConfig"),
+         "iris_policy": ("subgoal.algos.iris_policy", "IrisPolicy", "IrisPolicyConfig"),
+         "actionable": ("subgoal.algos.actionable", "ActionableModels", "ActionableConfig")}
 
 
 @dataclass
@@ -276,8 +278,13 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     agent.set_normalization(data.obs, data.achieved_next)
     if world > 1:  # each rank draws its own batches
         rng = np.random.default_rng([run.seed, rank])
-    replay = GoalReplay(data, relabel, prior=prior, rng=rng, device=run.device)
+    if hasattr(agent, "make_replay"):  # e.g. IRIS samples T-step windows instead of relabeled transitions
+        replay = agent.make_replay(data, relabel, prior, rng, run.device)
+    else:
+        replay = GoalReplay(data, relabel, prior=prior, rng=rng, device=run.device)
     per_rank_batch = run.batch_size // world
+    if hasattr(agent, "batch_units"):  # --batch-size counts transitions; IRIS draws B/T windows of T
+        per_rank_batch = agent.batch_units(per_rank_batch)
     run_dir = run.resolved_run_dir
     meta = _card_meta(data, run, agent)
     config = {"algorithm": algo, "run": run, "relabel": relabel, "algo": algo_cfg,
@@ -383,9 +390,10 @@ def write_agent_bundle(agent: Any, algo: str, out: Path, meta: dict[str, Any], c
     if data is not None:  # parity is also checked on real dataset rows, not only on zeros / noise
         rows = np.linspace(0, len(data.obs) - 1, min(64, len(data.obs))).astype(int)
         probe = {"probe_obs": data.obs[rows], "probe_goal": data.achieved_next[rows]}
+    extra = {"recurrent": agent.recurrent_card()} if hasattr(agent, "recurrent_card") else None
     return write_bundle(out, name=Path(out).name, kind="policy", algorithm=algo, exports=agent.export_graphs(**probe),
                         observation=meta["observation"], action=meta["action"], training=training,
-                        metrics=metrics, config={k: v for k, v in config.items() if k != "card"})
+                        metrics=metrics, config={k: v for k, v in config.items() if k != "card"}, extra=extra)
 
 
 def export_from_checkpoint(checkpoint_dir: str | Path, out: str | Path) -> Any:

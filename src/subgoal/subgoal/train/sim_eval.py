@@ -69,6 +69,7 @@ def agent_policy(agent: Any, obs_keys: list[str], scale: np.ndarray, offset: np.
     def act(obs: Mapping[str, np.ndarray], goal: np.ndarray) -> np.ndarray:
         x = np.concatenate([np.asarray(obs[k], np.float32).reshape(-1) for k in obs_keys])
         return np.clip(scale * agent.act(x, np.asarray(goal, np.float32)) + offset, low, high)
+    act.reset = getattr(agent, "reset", lambda: None)  # type: ignore[attr-defined]  # recurrent agents (IRIS)
     return act
 
 
@@ -76,7 +77,11 @@ def bundle_policy(bundle_dir: str | Path) -> Policy:
     """A bundle through ``subgoal.runtime.policy.PolicyCore`` (ONNX Runtime, as the node runs it)."""
     from subgoal.runtime.policy import PolicyCore
     core = PolicyCore(bundle_dir)
-    return lambda obs, goal: core.step(obs, goal).action
+
+    def act(obs: Mapping[str, np.ndarray], goal: np.ndarray) -> np.ndarray:
+        return core.step(obs, goal).action
+    act.reset = core.reset  # type: ignore[attr-defined]  # a recurrent bundle forgets its state per episode
+    return act
 
 
 def evaluate_in_sim(policy: Policy, task: str = "reach", robot: str = "panda", episodes: int = 50,
@@ -95,6 +100,8 @@ def evaluate_in_sim(policy: Policy, task: str = "reach", robot: str = "panda", e
         steps = int(horizon or sim.task.horizon)
         for i in range(episodes):
             sim.reset(seed=seed + i)
+            if hasattr(policy, "reset"):  # recurrent policies start every episode from a fresh state
+                policy.reset()
             ok = False
             for _ in range(steps):
                 obs = sim_observation(sim)
