@@ -8,6 +8,9 @@ controller on the believed hole position) imperfect, as in the thesis:
   ±goal_noise metres per axis (ch. 6: ±1 mm goal perturbations make the P controller struggle).
 Both default to 0 (the expert then succeeds); the peg is rigidly held (no slip) so the task is about
 alignment and contact, not grasping.
+- ``start_height``: > 0 starts the episode with the peg tip this far above the believed rim (plus a
+  random ``start_offset`` in xy), placed by IK, as in ch. 6 (reset 5 cm above the goal) — residual RL
+  then spends its steps on the insertion, not on the approach. 0 (default) starts at home.
 """
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ class InsertConfig:
     hole_low: tuple[float, float] = (0.45, -0.15)
     hole_high: tuple[float, float] = (0.6, 0.15)
     success_depth: float = 0.025  # peg tip this far below the hole rim, inside the hole (m)
+    start_height: float = 0.0  # > 0: start with the peg tip this high above the believed rim (m); 0: home
+    start_offset: float = 0.0  # with start_height: uniform ±start_offset (m) xy offset of the start
 
     def __post_init__(self) -> None:
         if not 0 < self.clearance < 0.02:
@@ -48,6 +53,10 @@ class InsertConfig:
             raise ValueError(f"InsertConfig.goal_noise must be in [0, 0.02] m, got {self.goal_noise!r}")
         if not 0 < self.success_depth < BLOCK_H:
             raise ValueError(f"InsertConfig.success_depth must be in (0, {BLOCK_H}), got {self.success_depth!r}")
+        if not 0 <= self.start_height <= 0.2:
+            raise ValueError(f"InsertConfig.start_height must be in [0, 0.2] m, got {self.start_height!r}")
+        if not 0 <= self.start_offset <= 0.05:
+            raise ValueError(f"InsertConfig.start_offset must be in [0, 0.05] m, got {self.start_offset!r}")
 
 
 class InsertTask(Task):
@@ -88,6 +97,10 @@ class InsertTask(Task):
         sim.data.mocap_quat[0] = self.hole_quat
         noise = rng.uniform(-c.goal_noise, c.goal_noise, size=2) if c.goal_noise > 0 else np.zeros(2)
         self.belief = self.hole + np.array([noise[0], noise[1], 0.0])
+        if c.start_height > 0:  # arm placed above the believed hole (kinematic IK, before the episode)
+            off = rng.uniform(-c.start_offset, c.start_offset, size=2) if c.start_offset > 0 else np.zeros(2)
+            tip = self.belief + np.array([off[0], off[1], BLOCK_H + c.start_height])
+            sim._ik_into(sim.data, tip + np.array([0.0, 0.0, PEG_TIP]))
 
     def _rim_center(self) -> np.ndarray:
         mat = np.zeros(9)
