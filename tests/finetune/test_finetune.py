@@ -105,3 +105,37 @@ def test_bad_input_exits_with_a_clear_error(offline_run, tmp_path, caplog):
     assert "unknown task" in caplog.text
     assert main(base) == 2 and "init" in caplog.text
     assert not (tmp_path / "x").exists()
+
+
+def _tiny_ptp(dataset, out, obs_key):
+    from subgoal.train.ptp import PTPModelConfig, PTPTrainConfig, train
+    train(str(dataset), out, PTPModelConfig(horizons=(4, 2), hidden=16, latent_dim=2),
+          PTPTrainConfig(steps=2, batch_size=8, obs_key=obs_key, holdout_fraction=0.0, log_every=1))
+    return out
+
+
+def test_practice_goals_from_the_goal_proposal_core(offline_run, tmp_path):
+    from subgoal.sim import Sim
+    from subgoal.train.finetune import PlannerGoals, set_task_goal
+    from subgoal.train.common import ConfigError
+
+    ptp = _tiny_ptp(offline_run / "reach.hdf5", tmp_path / "ptp", "ee_pos")
+    planner = PlannerGoals(str(ptp), "ptp", achieved_key="ee_pos", goal_dim=3, seed=0)
+    rng = np.random.default_rng(0)
+    with Sim(task="reach", seed=3) as sim:
+        task_goal = sim.goal_state().copy()
+        obs = {"ee_pos": sim.ee_pose()[0].astype(np.float32)}
+        g = planner.propose(obs, task_goal, rng)
+        assert g.shape == (3,) and np.all(np.isfinite(g))
+        assert np.any(planner.core.plan)  # a real PTP plan was made toward the task goal
+        set_task_goal(sim, g)  # the episode now practises the proposal: success/goal_state/marker follow it
+        assert np.allclose(sim.goal_state(), g) and np.allclose(sim.data.mocap_pos[0], g)
+    cfg = FinetuneConfig(init=str(offline_run / "offline_run"), task="reach", online_steps=60, out=tmp_path / "ft",
+                         run_dir=tmp_path / "ft_run", planner=str(ptp), planner_fraction=1.0, learning_starts=30,
+                         batch_size=16, eval_every=0, eval_episodes=1, eval_video=False, progress_bar=False)
+    summary = finetune(cfg)
+    assert summary["online_episodes"] >= 1 and summary["planner_episodes"] == summary["online_episodes"]
+    # a planner in another state space than the policy's achieved goal is refused with the reason
+    bad = _tiny_ptp(offline_run / "reach.hdf5", tmp_path / "ptp_quat", "ee_quat")
+    with pytest.raises(ConfigError, match="obs key 'ee_quat'"):
+        PlannerGoals(str(bad), "ptp", achieved_key="ee_pos", goal_dim=3, seed=0)
