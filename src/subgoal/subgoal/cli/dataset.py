@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--p", type=float, default=0.3, help="expert suboptimality (IRIS 3.4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--images", action="store_true",
+                   help="also record the learning camera (obs/image) and the goal image (obs/goal_image), uint8")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,7 +54,7 @@ def _collect(args: argparse.Namespace) -> int:
         return 1
     try:
         collect_expert_hdf5(args.output, task=args.task, robot=args.robot, episodes=args.episodes, p=args.p,
-                            seed=args.seed)
+                            seed=args.seed, images=args.images)
     except ValueError as exc:
         print(f"subgoal dataset collect: {exc}", file=sys.stderr)
         return 1

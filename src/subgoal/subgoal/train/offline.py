@@ -57,7 +57,15 @@ class RunConfig:
     run_dir: Path | None = None
     """checkpoints + TensorBoard; None: runs/<name of --out>"""
     obs: Literal["state", "latent"] = "state"
-    """observation kind: state keys, or a precomputed 'latent' obs key (goal 'goal_latent')"""
+    """observation kind: state keys, or latents: a precomputed 'latent' obs key (goal 'goal_latent'), or
+    with --encoder the dataset's images encoded at load time"""
+    encoder: Path | None = None
+    """encoder bundle (kind encoder, e.g. from `subgoal train vae`): with --obs latent, obs/<image-key> and
+    obs/<goal-image-key> are encoded into 'latent' / 'goal_latent'; sim evaluation encodes the camera"""
+    image_key: str = "image"
+    """obs key of the uint8 camera images (--encoder)"""
+    goal_image_key: str = "goal_image"
+    """obs key of the goal image (--encoder); absent: the relabeler's 'keep' goal is the episode's last state"""
     obs_keys: tuple[str, ...] = STATE_KEYS
     """obs keys concatenated into the state vector (size-0 keys, e.g. object_state in reach, are fine)"""
     goal_key: str = "goal_state"
@@ -117,6 +125,11 @@ class RunConfig:
         require(self.eval_episodes > 0, "eval_episodes", self.eval_episodes, "must be > 0")
         require(self.action_low < self.action_high, "action_low/action_high",
                 (self.action_low, self.action_high), "low must be < high")
+        require(self.encoder is None or self.obs == "latent", "encoder", self.encoder, "needs --obs latent")
+        if self.encoder is not None:
+            self.encoder = Path(self.encoder)
+            require((self.encoder / "model.json").is_file(), "encoder", str(self.encoder),
+                    "not a bundle folder (no model.json)")
         if self.obs == "latent" and self.obs_keys == STATE_KEYS:
             self.obs_keys = ("latent",)
             self.goal_key = "goal_latent" if self.goal_key == "goal_state" else self.goal_key
@@ -130,13 +143,16 @@ class RunConfig:
 # --------------------------------------------------------------------------------------------- data
 def load_goal_dataset(path: str | Path, obs_keys: tuple[str, ...] = STATE_KEYS, goal_key: str = "goal_state",
                       achieved_key: str = "auto", action_low: float = -1.0, action_high: float = 1.0,
-                      key_map: str = "none") -> GoalDataset:
+                      key_map: str = "none", encoder: str | Path | None = None, image_key: str = "image",
+                      goal_image_key: str = "goal_image") -> GoalDataset:
     """Read a robomimic-layout HDF5 into a ``GoalDataset`` through ``subgoal.data.hdf5.load_dataset``.
 
     Zero-length demos are skipped and counted; any other problem (NaN/inf anywhere, actions outside
     the declared range, missing keys) is a ``DatasetError`` naming file, demo and what is wrong. The
     declared action range is the file's ``action_low/high`` attrs, else ``action_low/high`` given here.
     ``key_map='robomimic'`` maps robomimic/robosuite names (``robot0_eef_pos`` → ``ee_pos`` …).
+    ``encoder``: an encoder bundle; ``image_key`` / ``goal_image_key`` images become the ``latent`` /
+    ``goal_latent`` obs keys (ONNX Runtime, the perception node's graph) before anything else.
     """
     import h5py
 
@@ -160,6 +176,8 @@ def load_goal_dataset(path: str | Path, obs_keys: tuple[str, ...] = STATE_KEYS, 
         raise DatasetError(f"{path}: no usable demos ({len(empty)} zero-length skipped)")
     if empty:
         log.warning("%s: skipped %d zero-length demo(s): %s", path, len(empty), ", ".join(empty[:10]))
+    if encoder is not None:
+        _encode_images(ds.demos, Path(encoder), image_key, goal_image_key, path)
     first = ds.demos[0]
     avail = set(first.obs)
     missing = [k for k in obs_keys if k not in avail]
@@ -194,6 +212,42 @@ def load_goal_dataset(path: str | Path, obs_keys: tuple[str, ...] = STATE_KEYS, 
         info={"skipped_empty_demos": len(empty), "episodes": len(ds.demos), "transitions": ds.total,
               "achieved_key": achieved_key, "commanded_key": goal_key if goal_dim is not None else None,
               "content_sha256": ds.sha256, "unused_keys": sorted(avail - set(wanted))})
+
+
+def _encode_images(demos: list[Any], encoder: Path, image_key: str, goal_image_key: str, path: Path) -> None:
+    """Add ``latent`` (obs and next_obs) and ``goal_latent`` keys to every demo, encoded by ``encoder``."""
+    from subgoal.runtime.perception import PerceptionCore
+
+    core = PerceptionCore(encoder)
+    h, w, _ = core.image_shape
+
+    def enc(images: np.ndarray, what: str) -> np.ndarray:
+        a = np.asarray(images)
+        if a.ndim != 4 or a.dtype != np.uint8 or a.shape[1:] != (h, w, 3):
+            raise DatasetError(f"{path}: {what} are {a.dtype} {a.shape[1:]}, encoder {encoder} needs uint8 {(h, w, 3)}")
+        out = [core.bundle.run("encoder", {"image": np.ascontiguousarray(a[i:i + 256])}) for i in range(0, len(a), 256)]
+        z = np.concatenate([np.asarray(next(iter(o.values()))) for o in out]).astype(np.float32)
+        if not np.all(np.isfinite(z)):
+            raise DatasetError(f"{path}: encoder {encoder} produced non-finite latents for {what}")
+        return z
+
+    bar = progress(len(demos), desc=f"encode {image_key}")
+    for d in demos:
+        if image_key not in d.obs:
+            raise DatasetError(f"{path} {d.name}: --encoder needs obs/{image_key}; it has {sorted(d.obs)}")
+        d.obs["latent"] = enc(d.obs.pop(image_key), f"{d.name} obs/{image_key}")
+        d.next_obs["latent"] = enc(d.next_obs.pop(image_key), f"{d.name} next_obs/{image_key}")
+        if goal_image_key in d.obs:
+            g = d.obs.pop(goal_image_key)
+            d.next_obs.pop(goal_image_key, None)
+            if np.all(g == g[:1]):  # one goal per episode (collect --images): encode it once
+                d.obs["goal_latent"] = np.repeat(enc(g[:1], f"{d.name} obs/{goal_image_key}"), len(g), 0)
+            else:
+                d.obs["goal_latent"] = enc(g, f"{d.name} obs/{goal_image_key}")
+            d.next_obs["goal_latent"] = d.obs["goal_latent"]
+        bar.update(1)
+    bar.close()
+    log.info("encoded %s with %s (%d-dim latents)", image_key, encoder, demos[0].obs["latent"].shape[1])
 
 
 # --------------------------------------------------------------------------------------------- CLI
@@ -239,6 +293,9 @@ def _card_meta(data: GoalDataset, run: RunConfig, agent: Any) -> dict[str, Any]:
     return {
         "observation": {
             "kind": run.obs, "keys": data.obs_keys, "dims": data.obs_dims,
+            **({"encoder": {"bundle": str(run.encoder), "encoder_onnx_sha256": sha256_file(Path(run.encoder) / "encoder.onnx"),
+                            "image_key": run.image_key, "goal_image_key": run.goal_image_key}}
+               if run.encoder is not None else {}),
             "goal_key": data.info.get("commanded_key"), "achieved_key": data.info.get("achieved_key"),
             "goal_dim": data.goal_dim,
             "normalization": {"in_graph": True, "obs_mean": norm.obs_mean.tolist(), "obs_std": norm.obs_std.tolist(),
@@ -271,7 +328,8 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     if run.threads:
         torch.set_num_threads(run.threads)
     data = load_goal_dataset(run.dataset, run.obs_keys, run.goal_key, run.achieved_key,
-                             run.action_low, run.action_high, run.key_map)
+                             run.action_low, run.action_high, run.key_map, run.encoder, run.image_key,
+                             run.goal_image_key)
     log.info("%s: %d episodes, %d transitions, obs %d + goal %d -> action %d", run.dataset,
              data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
     agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
@@ -325,7 +383,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
                                                               for k in ("scale", "offset", "low", "high")))
                 agent.train_mode(False)
                 ev = evaluate_in_sim(policy, run.eval_task, run.eval_robot, run.eval_episodes, run.eval_seed,
-                                     goal_key=run.goal_key)
+                                     goal_key=run.goal_key, encoder=run.encoder)
                 agent.train_mode(True)
                 logger.scalars(ev, step)
                 log.info("step %d: %s", step, ev)
@@ -344,7 +402,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
         # the final number is measured on the exported bundle through ONNX Runtime (the node's code path)
         from subgoal.train.sim_eval import bundle_policy, evaluate_in_sim
         ev = evaluate_in_sim(bundle_policy(run.out), run.eval_task, run.eval_robot, run.eval_episodes,
-                             run.eval_seed, goal_key=run.goal_key,
+                             run.eval_seed, goal_key=run.goal_key, encoder=run.encoder,
                              video=run_dir / "eval.mp4" if run.eval_video else None)
         ev = {**ev, "eval/task": run.eval_task, "eval/seed": run.eval_seed}  # type: ignore[dict-item]
         card.metrics.update(ev)

@@ -86,13 +86,20 @@ def bundle_policy(bundle_dir: str | Path) -> Policy:
 
 def evaluate_in_sim(policy: Policy, task: str = "reach", robot: str = "panda", episodes: int = 50,
                     seed: int = 10_000, horizon: int | None = None, goal_key: str = "goal_state",
-                    video: str | Path | None = None) -> dict[str, float]:
+                    video: str | Path | None = None, encoder: str | Path | None = None) -> dict[str, float]:
     """Success rate (``eval/success_rate``) and mean final task reward over seeded episodes.
 
     Episode ``i`` is reset with seed ``seed + i`` so two policies see the same starts and goals.
-    An episode counts as a success if ``sim.success()`` holds at any step.
+    An episode counts as a success if ``sim.success()`` holds at any step. ``encoder``: an encoder
+    bundle (``--obs latent``): every step the learning camera is encoded into ``obs['latent']`` and the
+    goal image (``Sim.goal_image``) once per episode into ``obs['goal_latent']`` (perception node path).
     """
     from subgoal.sim import Sim
+
+    perception = None
+    if encoder is not None:
+        from subgoal.runtime.perception import PerceptionCore
+        perception = PerceptionCore(encoder)
 
     frames: list[np.ndarray] = []
     successes, final_reward = 0, 0.0
@@ -103,8 +110,11 @@ def evaluate_in_sim(policy: Policy, task: str = "reach", robot: str = "panda", e
             if hasattr(policy, "reset"):  # recurrent policies start every episode from a fresh state
                 policy.reset()
             ok = False
+            goal_latent = perception.step(sim.goal_image()) if perception is not None else None
             for _ in range(steps):
                 obs = sim_observation(sim)
+                if perception is not None:
+                    obs["latent"], obs["goal_latent"] = perception.step(sim.render()), goal_latent
                 sim.apply_action(sim_action(sim, policy(obs, obs[goal_key])))
                 if video is not None and i == 0:
                     frames.append(sim.render(width=160, height=160))
@@ -122,8 +132,12 @@ def evaluate_in_sim(policy: Policy, task: str = "reach", robot: str = "panda", e
 
 
 def collect_expert_hdf5(path: str | Path, task: str = "reach", robot: str = "panda", episodes: int = 200,
-                        p: float = 0.3, seed: int = 0, horizon: int | None = None) -> Path:
-    """Scripted-expert demos (suboptimality ``p``) in robomimic layout, in the units of bag datasets."""
+                        p: float = 0.3, seed: int = 0, horizon: int | None = None, images: bool = False) -> Path:
+    """Scripted-expert demos (suboptimality ``p``) in robomimic layout, in the units of bag datasets.
+
+    ``images``: also record ``image`` (the sim's learning camera, uint8 H×W×3, what the perception node
+    encodes) and ``goal_image`` (``Sim.goal_image``: the goal configuration seen by the same camera),
+    gzip-compressed, for encoders and ``--obs latent`` policies."""
     import h5py
 
     from subgoal.sim import Sim
@@ -139,17 +153,24 @@ def collect_expert_hdf5(path: str | Path, task: str = "reach", robot: str = "pan
             sim.reset(seed=seed + i)
             steps = int(horizon or sim.task.horizon)
             obs, nxt, acts, rews, succ = [], [], [], [], []
+            goal_img = sim.goal_image() if images else None
             for _ in range(steps):
                 o = sim_observation(sim)
+                if images:
+                    o["image"], o["goal_image"] = sim.render(), goal_img
                 a = np.clip(sim.expert_action(p=p), -1, 1)
                 sim.apply_action(a)
-                obs.append(o); acts.append(dataset_action(sim, a)); nxt.append(sim_observation(sim))
+                n = sim_observation(sim)
+                if images:
+                    n["image"], n["goal_image"] = sim.render(), goal_img
+                obs.append(o); acts.append(dataset_action(sim, a)); nxt.append(n)
                 s = sim.success()
                 succ.append(s); rews.append(0.0 if s else -1.0)
             g = data.create_group(f"demo_{i}")
             for k in obs[0]:
-                g.create_dataset(f"obs/{k}", data=np.stack([o[k] for o in obs]))
-                g.create_dataset(f"next_obs/{k}", data=np.stack([o[k] for o in nxt]))
+                z = {"compression": "gzip", "compression_opts": 1} if k.endswith("image") else {}
+                g.create_dataset(f"obs/{k}", data=np.stack([o[k] for o in obs]), **z)
+                g.create_dataset(f"next_obs/{k}", data=np.stack([o[k] for o in nxt]), **z)
             g.create_dataset("actions", data=np.stack(acts))
             g.create_dataset("rewards", data=np.asarray(rews, np.float32))
             g.create_dataset("dones", data=(np.arange(steps) == steps - 1).astype(np.float32))
