@@ -21,8 +21,9 @@ class PGains:
         k = np.asarray(self.kp, float)
         if k.shape != (3,) or not np.all(np.isfinite(k)) or np.any(k < 0) or np.any(k > 1):
             raise ValueError(f"kp must be 3 gains in [0, 1], got {self.kp!r}")
+        object.__setattr__(self, "_kp", k)  # as an array once, not per step (not a dataclass field)
 
 
 def p_step(ee_pos: np.ndarray, goal_pos: np.ndarray, gains: PGains = PGains()) -> np.ndarray:
     """Position step (m) that moves ``ee_pos`` toward ``goal_pos`` by ``kp`` of the error per axis."""
-    return np.asarray(gains.kp) * (np.asarray(goal_pos, float) - np.asarray(ee_pos, float))
+    return gains._kp * (np.asarray(goal_pos, float) - np.asarray(ee_pos, float))

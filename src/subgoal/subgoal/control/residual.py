@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from subgoal.control.safety import finite, norm
+
 
 @dataclass
 class ResidualComposer:
@@ -33,10 +35,10 @@ class ResidualComposer:
         if r.shape != base.shape:
             self.counts["residual_bad_shape"] += 1
             return base
-        if not np.all(np.isfinite(r)):
+        if not finite(r):
             self.counts["residual_nonfinite"] += 1
             return base
-        if np.linalg.norm(r) > self.max_residual:
+        if norm(r) > self.max_residual:
             self.counts["residual_over_limit"] += 1
             return base
         self.counts["residual_applied"] += 1

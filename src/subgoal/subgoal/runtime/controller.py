@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from subgoal.control import PGains, Pose, ResidualComposer, SafetyFilter, SafetyLimits, p_step
+from subgoal.control.safety import norm
 
 ResidualFn = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -84,7 +85,7 @@ class ControllerCore:
     def on_ee_pose(self, pos, quat, stamp_s: float) -> None:
         new = Pose(np.asarray(pos, float), np.asarray(quat, float))
         if self.ee is not None and new.finite() and self.ee.value.finite() \
-                and np.linalg.norm(new.pos - self.ee.value.pos) > self.config.max_lead:
+                and norm(new.pos - self.ee.value.pos) > self.config.max_lead:
             # the EE jumped farther than any motion between two state samples: the arm was moved
             # under us (sim reset, home move): start from where it is now
             self.safety.reanchor()
