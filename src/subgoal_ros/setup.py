@@ -22,6 +22,8 @@ NODES = {
     "perception": "subgoal_ros.perception_node:main",
     "eval_runner": "subgoal_ros.eval_runner_node:main",
     "goal_proposal": "subgoal_ros.goal_proposal_node:main",
+    "fci_bridge": "subgoal_ros.fci_bridge_node:main",
+    "fci_sim": "subgoal_ros.fci_sim_launcher:main",
 }
 
 setup(

@@ -258,19 +258,25 @@ class _Shared:
             self.has_state.value = 1
 
 
-def _control_process(config: FciBridgeConfig, sh: _Shared) -> None:  # pragma: no cover - runs in a child
+def _control_process(config: FciBridgeConfig, sh: _Shared, retry_s: float) -> None:  # pragma: no cover - child
     """The control process: connect, then serve commands; the 1 kHz loop runs inside ``start``."""
     import pylibfranka as pf
 
     c = config
     rt = pf.RealtimeConfig.kEnforce if c.realtime == "enforce" else pf.RealtimeConfig.kIgnore
-    try:
-        robot = pf.Robot(c.robot_ip, rt)
-        model = robot.load_model()
-        st = robot.read_once()
-    except Exception as exc:
-        sh.transition(BridgeState.FAULT, f"cannot connect to the robot at {c.robot_ip}: {type(exc).__name__}: {exc}")
-        return
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:  # retried only while nothing answers yet (a server still starting), never after a fault
+            robot = pf.Robot(c.robot_ip, rt)
+            model = robot.load_model()
+            st = robot.read_once()
+            break
+        except Exception as exc:
+            if not (isinstance(exc, pf.NetworkException) and "refused" in str(exc) and time.monotonic() < deadline):
+                sh.transition(BridgeState.FAULT,
+                              f"cannot connect to the robot at {c.robot_ip}: {type(exc).__name__}: {exc}")
+                return
+            time.sleep(0.2)
 
     eq = {}
 
@@ -430,11 +436,15 @@ class FciBridge:
     def fault(self) -> str:
         return self._sh.fault.value.decode("utf-8", "replace")
 
-    def connect(self, timeout_s: float = 15.0) -> None:
-        """Start the control process and wait until it is connected (raises with libfranka's reason)."""
+    def connect(self, timeout_s: float = 15.0, retry_s: float = 0.0) -> None:
+        """Start the control process and wait until it is connected (raises with libfranka's reason).
+
+        ``retry_s``: keep retrying a *refused* connection this long (the robot / sim still starting).
+        """
         if self._proc is not None:
             raise FciBridgeError("connect() called twice; close() first")
-        self._proc = self._ctx.Process(target=_control_process, args=(self.config, self._sh), daemon=True,
+        timeout_s = max(timeout_s, retry_s + 10.0)
+        self._proc = self._ctx.Process(target=_control_process, args=(self.config, self._sh, retry_s), daemon=True,
                                        name="fci-bridge-control")
         self._proc.start()
         deadline = time.monotonic() + timeout_s
@@ -532,6 +542,10 @@ class FciBridge:
             self._sh.target[0] = self._sh.target[0] + 1
         self._sh.counts[2] += 1
         return True
+
+    def count_rejected(self) -> None:
+        """Count a target the caller refused itself (e.g. wrong frame), so diagnostics show it."""
+        self._sh.counts[3] += 1
 
     def snapshot(self) -> BridgeSnapshot | None:
         """Latest robot state with the bridge state, loop statistics and counters (None before a state)."""
