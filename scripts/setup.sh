@@ -25,9 +25,26 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   "${PIP[@]}" install -q -r requirements/base.txt -c requirements/constraints.txt
   # Robot meshes/MJCF only: robosuite's assets are located on disk, robosuite is never imported.
   "${PIP[@]}" install -q --no-deps "robosuite==1.5.2"
+  # FR3 MJCF (Menagerie franka_fr3, Apache-2.0) for the franka-sim server; located on disk, never imported.
+  "${PIP[@]}" install -q --no-deps "franky-sim==1.0.4"
   "$VENV/bin/python" -c "import torch, sys; v=torch.__version__; sys.exit(0 if v.startswith('2.13.0') and not torch.cuda.is_available() and '+cpu' in v else 'torch changed: '+v)"
   echo "$want" > "$STAMP"
   echo "[setup] dependencies installed in $(( $(date +%s) - t0 )) s"
+fi
+
+# franka-sim (the FCI server standing in for a Franka: tests/hardware/test_fci_bridge.py, bench/fci_loop.py)
+# pins numpy 1.26 / mujoco<3.3, so it gets its own venv; the stack talks to it over the FCI protocol only.
+SIMVENV="$VENV/fci-sim"
+SIMSTAMP="$SIMVENV/.subgoal-deps.sha"
+simwant=$(sha256sum requirements/fci_sim.txt | cut -d' ' -f1)
+if [ ! -f "$SIMSTAMP" ] || [ "$(cat "$SIMSTAMP")" != "$simwant" ]; then
+  echo "[setup] installing franka-sim into $SIMVENV"
+  [ -x "$SIMVENV/bin/python" ] || "$PY" -m venv "$SIMVENV"
+  if "$SIMVENV/bin/python" -m pip --disable-pip-version-check install -q -r requirements/fci_sim.txt; then
+    echo "$simwant" > "$SIMSTAMP"
+  else
+    echo "[setup] warning: franka-sim could not be installed; the FCI bridge tests will be skipped" >&2
+  fi
 fi
 
 # Editable installs give the `subgoal` console script in .venv/bin; colcon builds the ament
