@@ -137,6 +137,46 @@ def test_core_reaches_pose_then_faults_when_sim_killed():
 
 
 @needs_sim
+def test_missed_cycles_trip_the_fci_reflex_fault_is_latched_and_recover_holds_pose():
+    """Our loop stalls (SIGSTOP of the control process) with the FCI's lost-cycle reflex on: >= 20 lost
+    packets → libfranka's communication_constraints_violation → FAULT, no command after it; recover()
+    then holds where the arm *is* (the old target is dropped, no jump)."""
+    import os
+    import signal
+
+    with FciSimServer(enforce_comm_constraints=True) as sim:
+        b = FciBridge(FciBridgeConfig(robot_ip=sim.host))
+        try:
+            b.connect()
+            s0 = b.snapshot()
+            b.start()
+            old_target = s0.ee_pos + np.array([0.0, 0.12, -0.06])
+            assert b.set_target(old_target, s0.ee_quat)
+            time.sleep(0.4)
+            pid = b._proc.pid
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.15)  # 150 cycles without an answer
+            os.kill(pid, signal.SIGCONT)
+            assert _wait(lambda: b.health() == BridgeState.FAULT, 3.0), b.state
+            assert "communication_constraints_violation" in b.fault, b.fault
+            cycles = b.snapshot().counters["cycles"]
+            time.sleep(0.3)
+            assert b.snapshot().counters["cycles"] == cycles
+            b.recover()
+            assert b.state == BridgeState.CONNECTED and b.fault == ""
+            here = b.snapshot().ee_pos
+            assert np.linalg.norm(here - old_target) > 0.02  # the fault hit mid-motion
+            b.start()
+            time.sleep(1.0)
+            s = b.snapshot()
+            assert s.state == BridgeState.RUNNING
+            assert np.linalg.norm(s.ee_pos - here) < 0.003, "moved after recover (must hold the current pose)"
+            assert np.linalg.norm(s.target_pos - here) < 0.003
+        finally:
+            b.close()
+
+
+@needs_sim
 def test_node_over_dds_reaches_pose_and_reports_fault(tmp_path, ros_domain_id):
     rclpy = pytest.importorskip("rclpy")
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus

@@ -4,28 +4,35 @@ Why our own loop: on a robot without franka_ros2 (or to keep the learned stack's
 across arms) the stack still needs "an impedance controller tracking ``equilibrium_pose``". This core
 runs it on libfranka's torque interface::
 
-    tau = Jᵀ (K e − D ẋ) + N (k_ns (q_ns − q) − d_ns q̇) + c(q, q̇)
+    tau = Jᵀ (K e − D ẋ + F_i) + N (k_ns (q_ns − q) − d_ns q̇) + c(q, q̇)
 
 with ``J`` = ``Model.zero_jacobian``, ``c`` = ``Model.coriolis``, ``e`` = (position error, rotation
-vector of R_eq Rᵀ) from ``O_T_EE``, ``ẋ = J q̇`` and ``N`` the dynamically-unweighted null-space
-projector ``I − Jᵀ J⁺ᵀ`` (the libfranka cartesian_impedance example's law; gravity is compensated by the
-robot itself). The torque is saturated per joint and its rate limited to 1 Nm per cycle (libfranka
-example's ``kDeltaTauMax``), so no command is a discontinuity.
+vector of R_eq Rᵀ) from ``O_T_EE``, ``ẋ = J q̇``, ``N = I − Jᵀ (Jᵀ)⁺`` (statically consistent null space)
+and ``D = 2ζ√K`` — libfranka's cartesian_impedance example law; the robot compensates gravity itself.
+``F_i`` is a small integral of the position error (clamped to ``max_integral_force``, only once the
+equilibrium has arrived, leaking otherwise) that removes the last millimetres joint friction leaves a pure
+spring with. The torque is saturated per joint and rate limited to ``max_delta_tau`` per cycle (libfranka
+example: 1 Nm/ms), so no command is a discontinuity.
 
-The equilibrium the ROS side sets (:meth:`FciBridge.set_target`) is a *target*: every cycle the
-internal equilibrium moves toward it at most ``max_linear_speed``/``max_angular_speed`` (rate limit),
-and targets outside the workspace box or farther than ``max_target_distance`` from the EE are rejected
-(counted). The bridge never jumps.
+The pose the ROS side sets (:meth:`FciBridge.set_target`) is a *target*: each cycle the equilibrium moves
+toward it at most ``max_linear_speed`` / ``max_angular_speed``; targets outside the workspace box, farther
+than ``max_target_distance`` from the EE, or with a bad quaternion are refused and counted.
+
+Process layout: the 1 kHz loop runs in its own process (``spawn``), owning the libfranka connection;
+the parent (a ROS node) exchanges targets, robot state and statistics through shared memory. Why: the
+loop is Python and ``readOnce`` holds the GIL while it blocks; next to one busy Python thread (an rclpy
+executor) a threaded loop was measured at 145 Hz.
 
 Communication constraints — one state machine, no silent recovery:
-``IDLE`` → :meth:`connect` → ``CONNECTED`` → :meth:`start` → ``RUNNING`` → ``STOPPED`` (clean stop) or
-``FAULT``. FAULT is entered on a libfranka ``ControlException`` (its reflexes: lost cycles, limit
-violations), a ``NetworkException`` (connection dropped), a gap between two robot states longer than
-``max_cycle_gap_s`` (missed cycles the robot tolerated, we do not), or no state at all for
-``watchdog_s`` (the loop is stuck on a dead link; checked by :meth:`health`). On a fault the loop stops
-commanding at once (no further ``writeOnce``), asks the robot to stop, and latches the reason; it does
-not reconnect and resume toward the old target. Only :meth:`recover` (an explicit operator request)
-runs libfranka's automatic error recovery and returns to ``CONNECTED``, holding the *current* pose.
+``IDLE`` → (connect) ``CONNECTED`` → (start) ``RUNNING`` → (stop) ``CONNECTED``, or ``FAULT`` on a libfranka
+``ControlException`` (the robot's reflexes, e.g. ``communication_constraints_violation`` after 20 lost
+cycles), a ``NetworkException`` (UDP receive timeout: the robot is gone), a gap between two robot states
+longer than ``max_cycle_gap_s`` (robot time), no robot state for ``watchdog_s`` (checked by
+:meth:`FciBridge.health` in the parent, so a loop stuck on a dead link is still reported), or a dead
+control process. On a fault no further command is written, ``Robot.stop()`` is attempted, and the reason
+is latched; targets are refused. There is no automatic reconnect: :meth:`FciBridge.recover` (an explicit
+operator request) runs libfranka's error recovery and returns to ``CONNECTED`` holding the *current*
+pose — the old target is dropped, so nothing jumps toward where the arm was headed before the fault.
 """
 from __future__ import annotations
 
@@ -69,6 +76,8 @@ class FciBridgeConfig:
     max_linear_speed: float = 0.25        #: rate limit of the equilibrium (m/s)
     max_angular_speed: float = 1.0        #: rate limit of the equilibrium (rad/s)
     max_pos_error: float = 0.05           #: error clip (m): a lagging arm never sees a huge spring force
+    integral_gain: float = 3000.0         #: N/(m·s) on the position error once the equilibrium has arrived
+    max_integral_force: float = 6.0       #: N, clamp of that term (bounds any extra contact force); 0 = off
     max_delta_tau: float = 1.0            #: torque rate limit (Nm per cycle)
     max_target_distance: float = 0.5      #: reject targets farther than this from the EE (m)
     workspace_low: tuple[float, float, float] = (0.15, -0.6, 0.02)
@@ -85,8 +94,10 @@ class FciBridgeConfig:
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be finite and > 0, got {v!r}")
-        if not (np.isfinite(self.nullspace_stiffness) and self.nullspace_stiffness >= 0):
-            raise ValueError(f"nullspace_stiffness must be >= 0, got {self.nullspace_stiffness!r}")
+        for name in ("nullspace_stiffness", "integral_gain", "max_integral_force"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be finite and >= 0, got {v!r}")
         lo, hi = np.asarray(self.workspace_low, float), np.asarray(self.workspace_high, float)
         if lo.shape != (3,) or hi.shape != (3,) or not np.all(lo < hi):
             raise ValueError(f"workspace needs low < high (3 values each), got {self.workspace_low} / "
@@ -155,9 +166,16 @@ class CartesianImpedanceLaw:
         self.q_ns = np.asarray(q_nullspace, float).copy()
         self.max_pos_error = c.max_pos_error
         self.max_delta_tau = c.max_delta_tau
+        self.ki = c.integral_gain
+        self.max_fi = c.max_integral_force
+        self.f_int = np.zeros(3)
 
     def torque(self, T: np.ndarray, J: np.ndarray, q: np.ndarray, dq: np.ndarray, coriolis: np.ndarray,
-               eq_pos: np.ndarray, eq_rot: np.ndarray, tau_prev: np.ndarray) -> np.ndarray:
+               eq_pos: np.ndarray, eq_rot: np.ndarray, tau_prev: np.ndarray, settle: bool = False,
+               dt: float = 0.001) -> np.ndarray:
+        """Joint torques for one cycle. ``settle``: the equilibrium has reached its target, so the bounded
+        integral term may cancel the joints' static friction (the last few mm a pure spring leaves);
+        while the equilibrium moves the term leaks away, so it never winds up along a motion."""
         e = np.empty(6)
         e[:3] = eq_pos - T[:3, 3]
         n = float(np.linalg.norm(e[:3]))
@@ -165,7 +183,11 @@ class CartesianImpedanceLaw:
             e[:3] *= self.max_pos_error / n
         e[3:] = rotation_error(eq_rot, T[:3, :3])
         xd = J @ dq
-        tau_task = J.T @ (self.K @ e - self.D @ xd)
+        if settle and n < 0.02 and self.max_fi > 0:
+            self.f_int = np.clip(self.f_int + self.ki * dt * e[:3], -self.max_fi, self.max_fi)
+        else:
+            self.f_int *= 0.995
+        tau_task = J.T @ (self.K @ e - self.D @ xd + np.concatenate([self.f_int, np.zeros(3)]))
         Jt_pinv = np.linalg.pinv(J.T, rcond=1e-3)
         N = np.eye(7) - J.T @ Jt_pinv
         tau_ns = N @ (self.k_ns * (self.q_ns - q) - self.d_ns * dq)
@@ -350,7 +372,9 @@ def _control_process(config: FciBridgeConfig, sh: _Shared, retry_s: float) -> No
             T = o_t_ee(st)
             J = np.asarray(model.zero_jacobian(st), float).reshape(7, 6).T
             cor = np.asarray(model.coriolis(st), float)
-            tau = law.torque(T, J, np.asarray(st.q, float), np.asarray(st.dq, float), cor, eq["pos"], eq["rot"], tau)
+            settle = bool(np.array_equal(eq["pos"], eq["tpos"]))
+            tau = law.torque(T, J, np.asarray(st.q, float), np.asarray(st.dq, float), cor, eq["pos"], eq["rot"], tau,
+                             settle=settle, dt=min(max(gap, 0.0), 0.01))
             ctrl.writeOnce(pf.Torques(tau.tolist()))
             t1 = time.perf_counter()
             compute.append(t1 - t0)
