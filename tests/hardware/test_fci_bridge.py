@@ -177,78 +177,90 @@ def test_missed_cycles_trip_the_fci_reflex_fault_is_latched_and_recover_holds_po
 
 
 @needs_sim
-def test_node_over_dds_reaches_pose_and_reports_fault(tmp_path, ros_domain_id):
+def test_stack_from_config_reaches_pose_and_stops_when_sim_killed(tmp_path, ros_domain_id, repo_root):
+    """config/fci_sim.yaml as shipped (franka-sim + fci_bridge + residual_controller) over real DDS: a policy
+    target reaches the simulated FR3 through controller → equilibrium_pose → FCI within 5 mm; killing the
+    franka-sim server mid-motion → /diagnostics ERROR with the reason, the bridge exits 1 (exit_on_fault)
+    and, being required, stops the graph."""
     rclpy = pytest.importorskip("rclpy")
+    psutil = pytest.importorskip("psutil")
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import JointState
 
-    from subgoal.bringup import Bringup, BringupConfig, NodeSpec
+    from subgoal.bringup import Bringup, load_config
     from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS
     from subgoal_ros.testing import spin_until, wait_for_subscribers
 
-    ns = "/fcitest"
-    with FciSimServer() as sim:
-        cfg = BringupConfig(tmp_path / "c.yaml", [NodeSpec(
-            "fci_bridge", "subgoal_ros", "fci_bridge", namespace=ns,
-            parameters={"robot_ip": sim.host, "state_rate_hz": 100.0, "exit_on_fault": True})])
-        bringup = Bringup(cfg, tmp_path / "run")
-        bringup.start()
-        rclpy.init()
-        node = rclpy.create_node("fci_test")
-        try:
-            st = {"pose": None, "js": None, "diag": []}
-            node.create_subscription(PoseStamped, f"{ns}/ee_pose", lambda m: st.__setitem__("pose", m), SENSOR_QOS)
-            node.create_subscription(JointState, f"{ns}/joint_states", lambda m: st.__setitem__("js", m), SENSOR_QOS)
-            node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: st["diag"].extend(
-                s for s in m.status if s.name.endswith("fci_bridge")), STATUS_QOS)
-            pub = node.create_publisher(PoseStamped, f"{ns}/equilibrium_pose", COMMAND_QOS)
-            assert spin_until(node, lambda: st["pose"] is not None and st["js"] is not None, 40), \
-                f"no robot state; exited {bringup.exited()}; sim log:\n{sim.log_tail(1500)}"
-            assert wait_for_subscribers(node, pub, timeout_s=20)
-            assert list(st["js"].name) == [f"fr3_joint{i}" for i in range(1, 8)]
+    cfg = load_config(repo_root / "config" / "fci_sim.yaml")
+    host = free_loopback_host()
+    ns = "/fcistack"
+    for n in cfg.nodes:
+        n.namespace = ns
+        if n.name == "fci_sim":
+            n.parameters["host"] = host
+        if n.name == "fci_bridge":
+            n.parameters["robot_ip"] = host
+    bringup = Bringup(cfg, tmp_path / "run")
+    bringup.start()
+    rclpy.init()
+    node = rclpy.create_node("fci_stack_test")
+    try:
+        st = {"pose": None, "js": None, "diag": []}
+        node.create_subscription(PoseStamped, f"{ns}/ee_pose", lambda m: st.__setitem__("pose", m), SENSOR_QOS)
+        node.create_subscription(JointState, f"{ns}/joint_states", lambda m: st.__setitem__("js", m), SENSOR_QOS)
+        node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: st["diag"].extend(
+            s for s in m.status if s.name == f"{ns}/fci_bridge"), STATUS_QOS)
+        pub = node.create_publisher(PoseStamped, f"{ns}/policy/target_pose", COMMAND_QOS)
+        assert spin_until(node, lambda: st["pose"] is not None and st["js"] is not None, 40), \
+            f"no robot state; exited {bringup.exited()}"
+        assert wait_for_subscribers(node, pub, timeout_s=20)
+        assert list(st["js"].name) == [f"fr3_joint{i}" for i in range(1, 8)]
 
-            def ee():
-                p = st["pose"].pose.position
-                return np.array([p.x, p.y, p.z])
+        def ee():
+            p = st["pose"].pose.position
+            return np.array([p.x, p.y, p.z])
 
-            start, quat = ee(), st["pose"].pose.orientation
-            target = start + np.array([-0.05, 0.10, -0.08])
-            msg = PoseStamped()
-            msg.header.frame_id = "base"
-            msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, target)
-            msg.pose.orientation = quat
+        msg = PoseStamped()
+        msg.header.frame_id = "base"
+        msg.pose.orientation = st["pose"].pose.orientation
+        sent = [0.0]
 
-            def reached() -> bool:  # re-sent at 10 Hz like a controller does (depth-1 reliable commands)
-                if time.monotonic() - sent[0] > 0.1:
-                    pub.publish(msg)
-                    sent[0] = time.monotonic()
-                return bool(np.linalg.norm(ee() - target) < TOL)
+        def go(target) -> bool:  # a policy re-sends its target (the controller holds after 0.25 s without)
+            if time.monotonic() - sent[0] > 0.1:
+                msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, target)
+                msg.header.stamp = node.get_clock().now().to_msg()
+                pub.publish(msg)
+                sent[0] = time.monotonic()
+                sent.append(sent[0])
+            return bool(np.linalg.norm(ee() - target) < TOL)
 
-            sent = [0.0]
-            assert spin_until(node, reached, 20), \
-                (f"{np.linalg.norm(ee() - target) * 1e3:.1f} mm from the target; diagnostics "
-                 f"{[(s.message, {kv.key: kv.value for kv in s.values}) for s in st['diag'][-1:]]}")
-            assert spin_until(node, lambda: any(s.level == DiagnosticStatus.OK or s.level == DiagnosticStatus.WARN
-                                                for s in st["diag"]), 5)
-            values = {kv.key: kv.value for kv in st["diag"][-1].values}
-            assert values["state"] == "RUNNING" and float(values["loop_rate_hz"]) > 50, values
-            assert "period_p99_ms" in values and "cycle_p99_ms" in values
+        target = np.array([0.50, 0.10, 0.45])  # inside the controller's workspace box
+        assert spin_until(node, lambda: go(target), 25), \
+            (f"{np.linalg.norm(ee() - target) * 1e3:.1f} mm from the target; sent {len(sent)} {np.diff(sent[1:]).max() if len(sent) > 2 else 0}; diagnostics "
+             f"{[(s.message, {kv.key: kv.value for kv in s.values}) for s in st['diag'][-1:]]}")
+        assert spin_until(node, lambda: len(st["diag"]) > 0, 5)
+        values = {kv.key: kv.value for kv in st["diag"][-1].values}
+        assert st["diag"][-1].level != DiagnosticStatus.ERROR
+        assert values["state"] == "RUNNING" and float(values["loop_rate_hz"]) > 50, values
+        assert "period_p99_ms" in values and "cycle_p99_ms" in values
 
-            # mid-motion kill
-            msg.pose.position.y = float(start[1] - 0.1)
-            pub.publish(msg)
-            spin_until(node, lambda: False, 0.3)
-            st["diag"].clear()
-            sim.kill()
-            assert spin_until(node, lambda: any(s.level == DiagnosticStatus.ERROR for s in st["diag"]), 5), \
-                [(s.level, s.message) for s in st["diag"]]
-            err = next(s for s in st["diag"] if s.level == DiagnosticStatus.ERROR)
-            assert "FAULT" in err.message and {kv.key: kv.value for kv in err.values}["state"] == "FAULT"
-            # exit_on_fault: the node leaves with code 1 (so a `required` entry stops the graph)
-            assert spin_until(node, lambda: bool(bringup.exited()), 10), "node did not exit on the fault"
-        finally:
-            codes = bringup.stop()
-            node.destroy_node()
-            rclpy.shutdown()
-        assert codes == {"fci_bridge": 1}, codes
+        # mid-motion: the franka-sim server (child of the fci_sim launcher) is SIGKILLed
+        target2 = np.array([0.50, -0.10, 0.40])
+        spin_until(node, lambda: go(target2) and False, 0.4)
+        assert np.linalg.norm(ee() - target2) > 0.03, "not mid-motion"
+        server = psutil.Process(bringup.procs["fci_sim"].pid).children(recursive=True)
+        assert server, "franka-sim server process not found"
+        st["diag"].clear()
+        for proc in server:
+            proc.kill()
+        assert spin_until(node, lambda: any(s.level == DiagnosticStatus.ERROR for s in st["diag"]), 5), \
+            [(s.level, s.message) for s in st["diag"]]
+        err = next(s for s in st["diag"] if s.level == DiagnosticStatus.ERROR)
+        assert "FAULT" in err.message and {kv.key: kv.value for kv in err.values}["state"] == "FAULT"
+        assert spin_until(node, lambda: bringup.poll() is not None, 10), "a required node should have exited"
+    finally:
+        codes = bringup.stop()
+        node.destroy_node()
+        rclpy.shutdown()
+    assert codes["fci_bridge"] == 1 and codes["fci_sim"] == 1, codes
