@@ -1,16 +1,32 @@
 #!/usr/bin/env python3
-"""Camera stamp → equilibrium_pose latency of the image stack over DDS, with the PTP planner active.
+"""Camera → equilibrium_pose latency of the image stack over DDS, with the PTP planner active.
 
-    python bench/pipeline_latency.py [--seconds 30] [--camera-rate 20]
+    python bench/pipeline_latency.py [--seconds 30] [--camera-rate 20] [--replan-ms 25]
 
 Graph (separate processes, Fast DDS, our profile): sim (48×48 camera at 20 Hz) → perception (VAE
-encoder, ONNX) → goal_proposal (PTP, N=1024 K=8 M=2, ONNX) and policy (latent obs, acts on each latent)
-→ residual_controller → sim. Bundles have the real architectures with random weights (plumbing
-latency does not depend on weights; the PTP generators are trained for a few steps on 2-D maze data
-and the encoder emits 2-D latents so the planner has a space to plan in). The header stamp of the
-camera frame travels through latent → policy target → equilibrium_pose, so latency = receipt time −
-camera stamp at each stage. Planner step times (incl. re-plans) and the controller step time come from
-the nodes' /diagnostics. Prints JSON. Goals (issue 8): pipeline p99 ≤ 15 ms, controller step p99 ≤ 1 ms.
+encoder, ONNX) → goal_proposal (PTP, N=1024 K=8 M=2, ONNX, nice 10) and policy (latent obs, acts on
+each latent) → residual_controller → sim. Bundles have the real architectures with random weights
+(plumbing latency does not depend on weights; the PTP generators are trained for a few steps on 2-D
+maze data and the encoder emits 2-D latents so the planner has a space to plan in).
+
+What is measured, per camera frame (keyed by its header stamp, which every stage keeps). Times come
+from the middleware, not from this process's callbacks (so its own scheduling delays do not count):
+each message's ``source_timestamp`` (when its publisher handed it to DDS) and ``received_timestamp``
+(when DDS delivered it here), both on the host's wall clock.
+* The camera stamp is the time of the simulated frame (the wall time the sim state was advanced to).
+  The sim renders *after* that instant (software GL, several ms) like a real camera's exposure and
+  readout: ``stamp_to_frame_pub`` reports it. The headline, ``frame_pub_to_eq``, runs from the frame's
+  publish to the receipt of the first ``equilibrium_pose`` carrying its stamp (hold/teleop commands
+  have their own stamps and are ignored); ``stamp_to_eq`` adds the render.
+* Stages (publish to publish, each includes one DDS hop): ``frame_pub_to_latent_pub`` (perception),
+  ``latent_pub_to_target_pub`` (policy), ``target_pub_to_eq_pub`` (controller), ``eq_pub_to_rx``.
+* Planner re-plans: PTP steps run on the same latent in parallel; a step whose subgoal is published
+  more than ``--replan-ms`` after its latent is a re-plan (hold steps take < 1 ms; compare
+  ``replans_seen`` with the node's ``replans_in_window``). Frames whose processing overlaps a re-plan are
+  reported separately (``during_replan``); the headline excludes them, ``all_frames`` has every frame.
+* CPU: each node's CPU time over the window (/proc, independent of load), the 1-min load average
+  before/at start/at end, and the controller's step time (wall and thread CPU) from its /diagnostics.
+Prints JSON. Goals (issue 8): pipeline p99 ≤ 15 ms (excluding re-plans), controller step p99 ≤ 1 ms.
 """
 from __future__ import annotations
 
@@ -36,11 +52,60 @@ def build_bundles(root: Path) -> dict[str, Path]:
     return {"encoder": enc, "policy": pol, "ptp": root / "ptp"}
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads) from /proc, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stats(v) -> dict:
+    a = np.asarray(v, float)
+    if not a.size:
+        return {"n": 0}
+    return {"n": int(a.size), "p50_ms": round(float(np.percentile(a, 50)), 2),
+            "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2)}
+
+
+def analyse(rx: dict[str, dict[float, tuple[float, float, float]]], replan_ms: float) -> dict:
+    """Per-frame latencies from ``rx[stage][stamp ms] = (published s, received s, stamp s)`` (module docstring)."""
+    ms = 1e3
+    pub = {k: {s: v[0] for s, v in d.items()} for k, d in rx.items()}
+    stamp = {s: v[2] for s, v in rx["frame"].items()}
+    busy = [(pub["latent"][s], t) for s, t in pub["subgoal"].items()
+            if s in pub["latent"] and (t - pub["latent"][s]) * ms > replan_ms]
+    groups: dict[str, dict[str, list[float]]] = {g: {} for g in ("excluding_replans", "during_replan", "all_frames")}
+    for s, t_frame in pub["frame"].items():
+        eq = rx["equilibrium_pose"].get(s)
+        if eq is None:
+            continue
+        eq_pub, eq_rx, _ = eq
+        overlap = any(a <= eq_rx and t_frame <= b for a, b in busy)
+        vals = {"frame_pub_to_eq": (eq_rx - t_frame) * ms, "stamp_to_eq": (eq_rx - stamp[s]) * ms,
+                "stamp_to_frame_pub": (t_frame - stamp[s]) * ms, "eq_pub_to_rx": (eq_rx - eq_pub) * ms}
+        t_lat, t_tgt = pub["latent"].get(s), pub["policy_target"].get(s)
+        if t_lat is not None and t_tgt is not None:
+            vals.update({"frame_pub_to_latent_pub": (t_lat - t_frame) * ms,
+                         "latent_pub_to_target_pub": (t_tgt - t_lat) * ms,
+                         "target_pub_to_eq_pub": (eq_pub - t_tgt) * ms})
+        for g in ("during_replan" if overlap else "excluding_replans", "all_frames"):
+            for k, v in vals.items():
+                groups[g].setdefault(k, []).append(v)
+    out: dict = {"frames": len(pub["frame"]),
+                 "frames_without_command": sum(1 for s in pub["frame"] if s not in rx["equilibrium_pose"]),
+                 "replans_seen": len(busy)}
+    for g, d in groups.items():
+        out[g] = {k: stats(v) for k, v in d.items()}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--camera-rate", type=float, default=20.0)
     ap.add_argument("--planner-nice", type=int, default=10, help="CPU priority of the planner process (0 = same)")
+    ap.add_argument("--replan-ms", type=float, default=25.0,
+                    help="a planner step whose subgoal comes this much after its latent counts as a re-plan")
     args = ap.parse_args()
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     import rclpy
@@ -68,17 +133,16 @@ def main() -> None:
     bringup = Bringup(BringupConfig(root / "c.yaml", specs), root / "run")
     rclpy.init()
     node = rclpy.create_node("pipeline_latency_bench")
-    lat: dict[str, list[float]] = {"latent": [], "subgoal": [], "policy_target": [], "equilibrium_pose": []}
-    seen: set = set()
+    rx: dict[str, dict[float, tuple[float, float, float]]] = {k: {} for k in ("frame", "latent", "subgoal", "policy_target", "equilibrium_pose")}
     recording = [False]
 
-    def rec(stage: str, first_only: bool = False):
-        def cb(m) -> None:
-            key = (stage, m.header.stamp.sec, m.header.stamp.nanosec)
-            if not recording[0] or (first_only and key in seen):
-                return
-            seen.add(key)
-            lat[stage].append((time.time() - from_time(m.header.stamp)) * 1e3)
+    def rec(stage: str):
+        d = rx[stage]
+
+        def cb(m, info) -> None:  # info: the middleware's publish / receipt times (ns)
+            s = round(from_time(m.header.stamp), 3)  # ms key: float round trips through Time move it < 1 µs
+            if recording[0] and s not in d:  # first one per stamp (the controller re-sends at 100 Hz)
+                d[s] = (info["source_timestamp"] * 1e-9, info["received_timestamp"] * 1e-9, from_time(m.header.stamp))
         return cb
 
     diag: dict[str, dict[str, str]] = {}
@@ -88,12 +152,14 @@ def main() -> None:
             if s.name.startswith(ns):
                 diag[s.name] = {kv.key: kv.value for kv in s.values}
 
+    node.create_subscription(Image, f"{ns}/camera/image_raw", rec("frame"), SENSOR_QOS)
     node.create_subscription(Image, f"{ns}/latent", rec("latent"), SENSOR_QOS)
     node.create_subscription(Image, f"{ns}/subgoal/latent", rec("subgoal"), COMMAND_QOS)
     node.create_subscription(PoseStamped, f"{ns}/policy/target_pose", rec("policy_target"), COMMAND_QOS)
-    node.create_subscription(PoseStamped, f"{ns}/equilibrium_pose", rec("equilibrium_pose", first_only=True), COMMAND_QOS)
+    node.create_subscription(PoseStamped, f"{ns}/equilibrium_pose", rec("equilibrium_pose"), COMMAND_QOS)
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, STATUS_QOS)
     goal = node.create_publisher(Image, f"{ns}/goal/latent", COMMAND_QOS)
+    load_before = os.getloadavg()
     bringup.start()
     try:
         if not wait_for_subscribers(node, goal, count=1, timeout_s=90):
@@ -101,30 +167,35 @@ def main() -> None:
         wait_for_publishers(node, f"{ns}/equilibrium_pose", timeout_s=60)
         goal.publish(vector_msg(np.array([0.7, -0.7], np.float32), to_time(time.time())))
         spin_until(node, lambda: False, 5.0)  # warm-up: first plan, ONNX sessions
+        replans0 = int(diag.get(f"{ns}/goal_proposal", {}).get("replans", 0))
+        cpu0 = {n: cpu_seconds(p.pid) for n, p in bringup.procs.items()}
+        cpu_self0, t0 = time.process_time(), time.monotonic()
+        load_start = os.getloadavg()
         recording[0] = True
         spin_until(node, lambda: False, args.seconds)
         recording[0] = False
+        wall = time.monotonic() - t0
+        cpu = {n: round(100 * (cpu_seconds(p.pid) - cpu0[n]) / wall, 1) for n, p in bringup.procs.items()}
+        cpu["bench (this process)"] = round(100 * (time.process_time() - cpu_self0) / wall, 1)
+        load_end = os.getloadavg()
         spin_until(node, lambda: False, 1.5)  # one more diagnostics round
     finally:
         bringup.stop()
         node.destroy_node()
         rclpy.shutdown()
 
-    def stats(v):
-        a = np.asarray(v)
-        return {"n": int(a.size), "p50_ms": round(float(np.percentile(a, 50)), 2),
-                "p99_ms": round(float(np.percentile(a, 99)), 2), "max_ms": round(float(a.max()), 2)} if a.size else {}
-
     ctrl = diag.get(f"{ns}/residual_controller", {})
     gp = diag.get(f"{ns}/goal_proposal", {})
+    res = analyse(rx, args.replan_ms)
     print(json.dumps({
         "bench": "pipeline_latency", "camera_rate_hz": args.camera_rate, "seconds": args.seconds,
-        "planner_nice": args.planner_nice,
-        "from_camera_stamp": {k: stats(v) for k, v in lat.items()},
-        "controller_step_ms": {"p50": ctrl.get("step_time_p50_ms"), "p99": ctrl.get("step_time_p99_ms")},
-        "goal_proposal_step_ms": {"p50": gp.get("latency_p50_ms"), "p99": gp.get("step_time_p99_ms"),
-                                  "replans": gp.get("replans")},
-        "cpu_count": os.cpu_count(),
+        "planner_nice": args.planner_nice, "cpu_count": os.cpu_count(),
+        "loadavg_1m": {"before_start": load_before[0], "recording_start": load_start[0], "recording_end": load_end[0]},
+        "pipeline_ms": res,
+        "controller_step_ms": {k: ctrl.get(f"step_{k}_ms") for k in ("time_p50", "time_p99", "cpu_p50", "cpu_p99")},
+        "goal_proposal": {"step_p50_ms": gp.get("latency_p50_ms"), "step_p99_ms": gp.get("step_time_p99_ms"),
+                          "replans_in_window": int(gp.get("replans", 0) or 0) - replans0},
+        "cpu_percent_of_one_core": cpu,
     }, indent=2))
 
 

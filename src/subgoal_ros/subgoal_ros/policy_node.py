@@ -71,14 +71,21 @@ class PolicyNode(LifecycleNode):
         self.pub_grip = self.create_lifecycle_publisher(Float64, "policy/gripper", COMMAND_QOS)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", STATUS_QOS)
         goal_topic = self.get_parameter("goal_topic").value
+        keys = set(self.loop.core.keys)
+        # only the streams this bundle observes: joint_states and task/object_state come at the state
+        # rate (100 Hz) and every message costs a Python callback on a CPU the pipeline shares.
+        # ee_pose (absolute target when the reference is stale) and equilibrium_pose (the reference)
+        # are always needed.
         self._subs = [
             self.create_subscription(PoseStamped, "ee_pose", self._on_ee, SENSOR_QOS),
-            self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS),
-            self.create_subscription(Image, "task/object_state", self._vec("object_state"), SENSOR_QOS),
-            self.create_subscription(Image, "latent", self._vec("latent"), SENSOR_QOS),
             self.create_subscription(Image, goal_topic, self._on_goal, COMMAND_QOS),
             self.create_subscription(PoseStamped, "equilibrium_pose", self._on_reference, COMMAND_QOS),
         ]
+        if keys & {"joint_pos", "gripper_width"}:
+            self._subs.append(self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR_QOS))
+        for key, topic in (("object_state", "task/object_state"), ("latent", "latent")):
+            if key in keys:
+                self._subs.append(self.create_subscription(Image, topic, self._vec(key), SENSOR_QOS))
         # an image policy acts when its latent arrives (no timer wait in the camera→command latency);
         # a state policy acts on the 10 Hz clock its dataset was built on
         self._event_driven = "latent" in self.loop.core.keys
