@@ -95,7 +95,9 @@ class SimNode(Node):
 
     def _tick(self) -> None:
         wall = self._wall()
-        out = self.loop.step(wall)
+        # state first, then render: the camera frame (stamped with the same sim instant) costs ms of
+        # software GL, which the 100 Hz state the controller watches must not wait for
+        out = self.loop.step(wall, render=False)
         stamp = to_time(out.stamp_s)
         if self.pub_clock is not None:
             self.pub_clock.publish(Clock(clock=stamp))
@@ -116,6 +118,7 @@ class SimNode(Node):
         self.pub_wrench.publish(w)
         self.pub_success.publish(Bool(data=bool(out.success)))
         self.pub_obj.publish(vector_msg(out.object_state, stamp, self.frame_id))
+        self.loop.render_due(out)
         if out.image is not None:
             self.pub_img.publish(image_msg(out.image, stamp, self.camera_frame))
             self.pub_info.publish(camera_info(out.image.shape[1], out.image.shape[0], stamp, self.camera_frame,

@@ -111,7 +111,9 @@ class SimLoop:
                 self._wall_start = wall_s
         return self._sim0 + (wall_s - self._wall0) * self.config.real_time_factor
 
-    def step(self, wall_s: float) -> SimOutputs:
+    def step(self, wall_s: float, render: bool = True) -> SimOutputs:
+        """Advance to ``wall_s`` and read the state; ``render=False`` leaves the camera frames to
+        :meth:`render_due` (the node publishes the 100 Hz state first, so it waits for no render)."""
         cfg, sim = self.config, self.sim
         target = self.sim_time_target(wall_s)
         lag = target - sim.time
@@ -127,6 +129,13 @@ class SimLoop:
         out = SimOutputs(stamp_s=stamp, joint_state=sim.joint_state(), ee_pose=sim.ee_pose(),
                          ee_wrench=sim.ee_wrench(), success=sim.success(),
                          object_state=sim.object_state())
+        if render:
+            self.render_due(out)
+        return out
+
+    def render_due(self, out: SimOutputs) -> SimOutputs:
+        """Render the camera / view frames due at this tick into ``out`` (same sim state as its stamp)."""
+        cfg, sim = self.config, self.sim
         if cfg.camera_rate_hz > 0 and sim.time + 1e-9 >= self._next_cam:
             out.image = sim.render()
             self._next_cam = max(self._next_cam + 1.0 / cfg.camera_rate_hz, sim.time)
