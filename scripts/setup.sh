@@ -16,6 +16,19 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+# pyrealsense2 loads libusb-1.0.so.0 even to play recordings: install the Debian package when it is
+# missing and we may (root with apt); otherwise the RealSense tests skip and say why.
+libs=$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null || true)  # a variable: no SIGPIPE under pipefail
+if ! grep -q 'libusb-1.0.so.0' <<<"$libs"; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing libusb-1.0-0 (RealSense)"
+    { apt-get install -y -qq libusb-1.0-0 >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libusb-1.0-0 >/dev/null 2>&1; }; } \
+      || echo "[setup] warning: could not install libusb-1.0-0; RealSense tests will be skipped" >&2
+  else
+    echo "[setup] note: libusb-1.0-0 missing (apt-get install libusb-1.0-0); RealSense tests will be skipped" >&2
+  fi
+fi
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   t0=$(date +%s)
   echo "[setup] installing pinned dependencies (first run: a few minutes)"

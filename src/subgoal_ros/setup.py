@@ -24,6 +24,10 @@ NODES = {
     "goal_proposal": "subgoal_ros.goal_proposal_node:main",
     "fci_bridge": "subgoal_ros.fci_bridge_node:main",
     "fci_sim": "subgoal_ros.fci_sim_launcher:main",
+    "realsense": "subgoal_ros.realsense_node:main",
+    "franka_gripper": "subgoal_ros.franka_gripper_node:main",
+    "sawyer": "subgoal_ros.sawyer_node:main",
+    "home": "subgoal_ros.home_node:main",
 }
 
 setup(

@@ -84,3 +84,62 @@ def plan_joint_move(start, goal, max_velocity, dt: float = 0.02, lower=None, upp
 def moveit_available() -> bool:
     """True when ``moveit.planning`` (moveit_py) imports — then MoveIt plans the home move."""
     return available("moveit.planning")
+
+
+@dataclass(frozen=True)
+class HomePreset:
+    joint_names: tuple[str, ...]
+    home: tuple[float, ...]  #: rad
+    max_velocity: tuple[float, ...]  #: rad/s (the arm's joint speed limits)
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+
+
+#: Home poses: Franka's "ready" pose (franka_ros2 move_to_start / MoveIt named state) with FR3 joint
+#: limits; Sawyer's intera "neutral" pose with its URDF limits. Velocities are the datasheet maxima
+#: (the planner uses ``velocity_scale`` of them).
+HOME_PRESETS: dict[str, HomePreset] = {
+    "fr3": HomePreset(
+        tuple(f"fr3_joint{i}" for i in range(1, 8)),
+        (0.0, -0.785398, 0.0, -2.356194, 0.0, 1.570796, 0.785398),
+        (2.62, 2.62, 2.62, 2.62, 5.26, 4.18, 5.26),
+        (-2.7437, -1.7837, -2.9007, -3.0421, -2.8065, 0.5445, -3.0159),
+        (2.7437, 1.7837, 2.9007, -0.1518, 2.8065, 4.5169, 3.0159)),
+    "panda": HomePreset(
+        tuple(f"panda_joint{i}" for i in range(1, 8)),
+        (0.0, -0.785398, 0.0, -2.356194, 0.0, 1.570796, 0.785398),
+        (2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61),
+        (-2.8973, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973),
+        (2.8973, 1.7628, 2.8973, -0.0698, 2.8973, 3.7525, 2.8973)),
+    "sawyer": HomePreset(
+        tuple(f"right_j{i}" for i in range(7)),
+        (0.0, -1.18, 0.0, 2.18, 0.0, 0.57, 3.3161),
+        (1.74, 1.328, 1.957, 1.957, 3.485, 3.485, 4.545),
+        (-3.0503, -3.8095, -3.0426, -3.0439, -2.9761, -2.9761, -4.7124),
+        (3.0503, 2.2736, 3.0426, 3.0439, 2.9761, 2.9761, 4.7124)),
+}
+
+
+def get_preset(robot: str) -> HomePreset:
+    try:
+        return HOME_PRESETS[robot]
+    except KeyError:
+        raise ValueError(f"unknown robot {robot!r} for reset-to-home; known: {sorted(HOME_PRESETS)}") from None
+
+
+def select_joints(names, positions, wanted) -> np.ndarray:
+    """Positions of the ``wanted`` joints, in that order, from a JointState's (names, positions).
+
+    Real drivers publish extra joints (fingers, Sawyer's head_pan/torso) in their own order; a missing
+    joint is a ValueError naming it.
+    """
+    index = {n: i for i, n in enumerate(names)}
+    missing = [n for n in wanted if n not in index]
+    if missing:
+        raise ValueError(f"joint_states lacks joints {missing} (has {list(names)})")
+    return np.array([positions[index[n]] for n in wanted], np.float64)
+
+
+def sample_move(move: JointMove, t: float) -> np.ndarray:
+    """Joint positions of ``move`` at time ``t`` s (linear between waypoints, held at the ends)."""
+    return np.array([np.interp(t, move.times, move.positions[:, j]) for j in range(move.positions.shape[1])])
