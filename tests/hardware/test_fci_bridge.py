@@ -187,20 +187,21 @@ def test_stack_from_config_reaches_pose_and_stops_when_sim_killed(tmp_path, ros_
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64
 
     from subgoal.bringup import Bringup, load_config
     from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS
     from subgoal_ros.testing import spin_until, wait_for_subscribers
 
     cfg = load_config(repo_root / "config" / "fci_sim.yaml")
-    host = free_loopback_host()
+    host = free_loopback_host(gripper=True)
     ns = "/fcistack"
     for n in cfg.nodes:
         n.namespace = ns
         if n.name == "fci_sim":
-            n.parameters["host"] = host
+            n.parameters.update(host=host, gripper=True)
         if n.name == "fci_bridge":
-            n.parameters["robot_ip"] = host
+            n.parameters.update(robot_ip=host, gripper=True)
     bringup = Bringup(cfg, tmp_path / "run")
     bringup.start()
     rclpy.init()
@@ -212,10 +213,13 @@ def test_stack_from_config_reaches_pose_and_stops_when_sim_killed(tmp_path, ros_
         node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: st["diag"].extend(
             s for s in m.status if s.name == f"{ns}/fci_bridge"), STATUS_QOS)
         pub = node.create_publisher(PoseStamped, f"{ns}/policy/target_pose", COMMAND_QOS)
+        grip = node.create_publisher(Float64, f"{ns}/policy/gripper", COMMAND_QOS)
         assert spin_until(node, lambda: st["pose"] is not None and st["js"] is not None, 40), \
             f"no robot state; exited {bringup.exited()}"
         assert wait_for_subscribers(node, pub, timeout_s=20)
-        assert list(st["js"].name) == [f"fr3_joint{i}" for i in range(1, 8)]
+        assert spin_until(node, lambda: len(st["js"].name) == 9, 10), st["js"].name
+        assert list(st["js"].name) == [f"fr3_joint{i}" for i in range(1, 8)] + ["fr3_finger_joint1",
+                                                                                "fr3_finger_joint2"]
 
         def ee():
             p = st["pose"].pose.position
@@ -231,6 +235,7 @@ def test_stack_from_config_reaches_pose_and_stops_when_sim_killed(tmp_path, ros_
                 msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = map(float, target)
                 msg.header.stamp = node.get_clock().now().to_msg()
                 pub.publish(msg)
+                grip.publish(Float64(data=0.03))  # policy gripper → controller → gripper/command → franka-sim
                 sent[0] = time.monotonic()
                 sent.append(sent[0])
             return bool(np.linalg.norm(ee() - target) < TOL)
@@ -244,6 +249,7 @@ def test_stack_from_config_reaches_pose_and_stops_when_sim_killed(tmp_path, ros_
         assert st["diag"][-1].level != DiagnosticStatus.ERROR
         assert values["state"] == "RUNNING" and float(values["loop_rate_hz"]) > 50, values
         assert "period_p99_ms" in values and "cycle_p99_ms" in values
+        assert spin_until(node, lambda: abs(st["js"].position[7] - 0.015) < 1e-3, 5), st["js"].position[7:]
 
         # mid-motion: the franka-sim server (child of the fci_sim launcher) is SIGKILLed
         target2 = np.array([0.50, -0.10, 0.40])

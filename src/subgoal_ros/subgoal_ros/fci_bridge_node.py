@@ -5,7 +5,8 @@ state machine are documented there; the 1 kHz loop runs in the bridge's own proc
 ``joint_states``, ``ee_pose``, ``ee_wrench`` (``O_F_ext_hat_K``, base frame) at ``state_rate_hz`` and
 ``/diagnostics`` (state, fault, loop rate, period/cycle-time percentiles, missed cycles; ERROR on a
 fault, published at once); subscribes ``equilibrium_pose`` (PoseStamped, base frame) and, with
-``gripper: true``, ``gripper/command`` (Float64 opening in m → ``franka::Gripper::move``). Services:
+``gripper: true``, ``gripper/command`` (Float64 opening in m → ``franka::Gripper::move``; the measured
+opening is appended to ``joint_states`` as ``fr3_finger_joint1/2``, half each). Services:
 ``reset`` (Trigger: move the equilibrium back to the start pose, rate limited) and ``recover``
 (Trigger: operator acknowledges a fault → libfranka error recovery, then hold the current pose).
 
@@ -76,6 +77,7 @@ class FciBridgeNode(Node):
         self.gripper = None
         self._grip_q: queue.Queue[float] = queue.Queue(maxsize=1)
         self._grip_error = ""
+        self._grip_width: float | None = None
         if use_gripper:
             import pylibfranka as pf
 
@@ -117,12 +119,19 @@ class FciBridgeNode(Node):
         self._grip_q.put_nowait(float(np.clip(msg.data, 0.0, 0.08)))
 
     def _gripper_worker(self) -> None:
+        """Blocking libfranka gripper calls off the executor: newest command → ``move``; width at ~10 Hz."""
         while True:
-            width = self._grip_q.get()
             try:
-                self.gripper.move(width, self.gripper_speed)  # blocks until the fingers stop
+                width = self._grip_q.get(timeout=0.1)
+            except queue.Empty:
+                width = None
+            try:
+                if width is not None:
+                    self.gripper.move(width, self.gripper_speed)  # blocks until the fingers stop
+                self._grip_width = float(self.gripper.read_once().width)
             except Exception as exc:
                 self._grip_error = f"{type(exc).__name__}: {exc}"
+                time.sleep(1.0)
 
     def _on_reset(self, _req: Trigger.Request, resp: Trigger.Response) -> Trigger.Response:
         resp.success = self.bridge.set_target(*self.home)
@@ -155,8 +164,13 @@ class FciBridgeNode(Node):
                 rclpy.try_shutdown()
                 return
         stamp = to_time(snap.stamp_s)
-        js = JointState(name=JOINT_NAMES, position=snap.q.tolist(), velocity=snap.dq.tolist(),
-                        effort=snap.tau_J.tolist())
+        names, q, dq, tau = list(JOINT_NAMES), snap.q.tolist(), snap.dq.tolist(), snap.tau_J.tolist()
+        if self._grip_width is not None:  # Franka Hand: two fingers, each at half the opening
+            names += ["fr3_finger_joint1", "fr3_finger_joint2"]
+            q += [self._grip_width / 2.0] * 2
+            dq += [0.0, 0.0]
+            tau += [0.0, 0.0]
+        js = JointState(name=names, position=q, velocity=dq, effort=tau)
         js.header.stamp = stamp
         self.pub_js.publish(js)
         pose = PoseStamped()
