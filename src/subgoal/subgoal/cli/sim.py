@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         for ep in range(args.episodes):
             sim.reset(seed=args.seed + ep)
+            if hasattr(policy, "reset"):  # a recurrent bundle (IRIS LSTM) starts each episode from zero state
+                policy.reset()
             success, steps = False, 0
             for steps in range(1, sim.task.horizon + 1):
                 if policy is None:
