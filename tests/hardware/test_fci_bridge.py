@@ -270,3 +270,24 @@ def test_stack_from_config_reaches_pose_and_stops_when_sim_killed(tmp_path, ros_
         node.destroy_node()
         rclpy.shutdown()
     assert codes["fci_bridge"] == 1 and codes["fci_sim"] == 1, codes
+
+
+def test_node_and_launcher_refuse_bad_parameters_with_exit_2(tmp_path, ros_domain_id):
+    """Bad input is a clear one-line error and exit code 2, before anything moves."""
+    import subprocess
+
+    from subgoal.bringup import resolve_executable
+
+    bridge = str(resolve_executable("subgoal_ros", "fci_bridge"))
+    r = subprocess.run([bridge, "--ros-args", "-p", "stiffness_trans:=-5.0"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 2 and "stiffness_trans must be finite and > 0" in r.stderr, r.stderr[-500:]
+    params = tmp_path / "p.yaml"
+    params.write_text("/fci_sim:\n  ros__parameters:\n    host: 10.0.0.5\n")
+    r = subprocess.run([str(resolve_executable("subgoal_ros", "fci_sim")), "--ros-args", "--params-file",
+                        str(params)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "not a loopback address" in r.stderr, r.stderr[-500:]
+    params.write_text("/fci_sim:\n  ros__parameters:\n    hots: 127.0.0.1\n")
+    r = subprocess.run([str(resolve_executable("subgoal_ros", "fci_sim")), "--ros-args", "--params-file",
+                        str(params)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "unknown parameters ['hots']" in r.stderr, r.stderr[-500:]
