@@ -46,6 +46,8 @@ class RealSenseNode(Node):
         self.exit_on_end = self.declare_parameter("exit_on_end", False, ParameterDescriptor(
             description="exit (code 0) when a non-looping recording ends", read_only=True)).value
         cfg = RealSenseConfig(**p)  # bad sizes / missing file: ValueError/FileNotFoundError -> exit 2
+        # pyrealsense2 is imported only here, after rclpy.init() loaded rclpy's Fast DDS: the extension
+        # embeds a Fast DDS of its own, and loading it first lost DDS messages in tests (docs/hardware.md)
         try:
             self.source = RealSenseSource(cfg).open()
         except (NoDevice, MissingDependency) as exc:

@@ -338,3 +338,70 @@ def write_synthetic_recording(path: str | Path, frames: list[np.ndarray], fps: i
     rec_sensor.close()
     del recorder  # flushes and closes the file
     return Intrinsics(w, h, intr.fx, intr.fy, intr.ppx, intr.ppy, "none", (0.0,) * 5)
+
+
+def _summary(path: str, limit_s: float) -> dict:
+    """Every frame of a recording: count, per-frame sha256 of the RGB bytes, intrinsics."""
+    import hashlib
+
+    src = RealSenseSource(RealSenseConfig(playback_file=path)).open()
+    frames, t0 = [], time.monotonic()
+    try:
+        while time.monotonic() - t0 < limit_s and (f := src.read(1000)) is not None:
+            frames.append(f)
+        finished = src.finished
+    finally:
+        src.close()
+    intr = frames[0].intrinsics.__dict__ if frames else None
+    return {"frames": len(frames), "finished": finished, "frame_numbers": [f.frame_number for f in frames],
+            "sha256": [hashlib.sha256(f.rgb.tobytes()).hexdigest() for f in frames],
+            "shape": list(frames[0].rgb.shape) if frames else None, "intrinsics": intr}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m subgoal.hardware.realsense``: list cameras, check a recording, write a synthetic one.
+
+    Prints JSON. Runs librealsense in its own process — which is also why the tests use it: the
+    pyrealsense2 extension embeds its own Fast DDS (~10k exported eprosima symbols), and a process
+    that loads it before rclpy's Fast DDS lost DDS messages in tests here.
+    """
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(prog="python -m subgoal.hardware.realsense", description=main.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--list", action="store_true", help="attached cameras (exit 3 if none)")
+    g.add_argument("--play", metavar="FILE", help="read every colour frame of a recording")
+    g.add_argument("--synthetic", metavar="FILE.db3", help="write a recording of random frames (software device)")
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--height", type=int, default=48)
+    ap.add_argument("--fps", type=int, default=30)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=2.0, help="device listing timeout / playback limit (s)")
+    a = ap.parse_args(argv)
+    if a.list:
+        t0 = time.monotonic()
+        try:
+            devices = list_devices(load_pyrealsense2(), a.timeout)
+        except NoDevice as exc:
+            print(json.dumps({"error": str(exc)}))
+            return 3
+        print(json.dumps({"devices": devices, "seconds": round(time.monotonic() - t0, 3)}))
+        return 0 if devices else 3
+    if a.play:
+        print(json.dumps(_summary(a.play, max(a.timeout, 10.0))))
+        return 0
+    rng = np.random.default_rng(a.seed)
+    frames = [rng.integers(0, 256, (a.height, a.width, 3), dtype=np.uint8) for _ in range(a.frames)]
+    intr = write_synthetic_recording(a.synthetic, frames, fps=a.fps)
+    import hashlib
+
+    print(json.dumps({"file": str(a.synthetic), "frames": len(frames), "intrinsics": intr.__dict__,
+                      "sha256": [hashlib.sha256(f.tobytes()).hexdigest() for f in frames]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
