@@ -44,8 +44,9 @@ class FrankaGripperNode(Node):
         timeout = float(self.declare_parameter("server_timeout_s", 10.0, ro).value)
         home_on_start = self.declare_parameter("home_on_start", True, ro).value
         self.types = {"move": actions.Move, "grasp": actions.Grasp, "homing": actions.Homing}
-        self.clients = {k: ActionClient(self, t, f"{ns}/{k}") for k, t in self.types.items()}
-        for kind, client in self.clients.items():
+        # (not ``self.clients``: rclpy's Node already has a read-only ``clients`` property)
+        self._action_clients = {k: ActionClient(self, t, f"{ns}/{k}") for k, t in self.types.items()}
+        for kind, client in self._action_clients.items():
             if not client.wait_for_server(timeout_sec=timeout):
                 raise NodeStartupError(f"no franka_gripper action server at {ns}/{kind} after {timeout:.0f} s: "
                                        f"is franka_gripper running (franka_bringup with load_gripper:=true)?")
@@ -65,8 +66,9 @@ class FrankaGripperNode(Node):
     def _on_command(self, msg: Float64) -> None:
         if self._homing:
             return  # commands wait for the homing to finish
+        rejected = self.mapper.rejected
         goal = self.mapper.step(msg.data, self._now())
-        if self.mapper.rejected and goal is None and self.mapper.last_reject_reason:
+        if self.mapper.rejected > rejected:
             self.get_logger().warn(self.mapper.last_reject_reason, throttle_duration_sec=5.0)
         if goal is not None:
             self._send(goal)
@@ -81,7 +83,7 @@ class FrankaGripperNode(Node):
         if goal.kind == "grasp":
             t.force = goal.force
             t.epsilon.inner, t.epsilon.outer = goal.epsilon_inner, goal.epsilon_outer
-        future = self.clients[goal.kind].send_goal_async(t)
+        future = self._action_clients[goal.kind].send_goal_async(t)
         future.add_done_callback(lambda f, k=goal.kind: self._accepted(f, k))
 
     def _accepted(self, future, kind: str) -> None:
@@ -94,9 +96,14 @@ class FrankaGripperNode(Node):
         handle.get_result_async().add_done_callback(lambda f, k=kind: self._done(f, k))
 
     def _done(self, future, kind: str) -> None:
-        result = future.result().result
+        from action_msgs.msg import GoalStatus
+
+        response = future.result()
         if kind == "homing":
             self._homing = False
+        if response.status == GoalStatus.STATUS_CANCELED:
+            return  # pre-empted by a newer command
+        result = response.result
         if not result.success and kind != "grasp":  # a grasp on nothing "fails" by design
             self.get_logger().warn(f"{kind} failed: {result.error}")
 
