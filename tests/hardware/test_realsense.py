@@ -11,6 +11,7 @@ import ctypes.util
 import hashlib
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import time
@@ -85,8 +86,11 @@ def test_node_without_camera_exits_2_with_the_reason_in_seconds(no_camera, ros_d
     proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=30)
     elapsed = time.monotonic() - t0
     assert proc.returncode == 2, proc.stderr
-    assert "no RealSense camera attached" in proc.stderr
-    assert elapsed < 8.0, f"took {elapsed:.1f} s (includes starting Python and rclpy)"
+    m = re.search(r"no RealSense camera attached \(looked for ([0-9.]+) s\)", proc.stderr)
+    assert m, proc.stderr
+    assert float(m.group(1)) < 2.0  # the node's own wait; the library alone would wait 15 s
+    # wall time includes starting Python + rclpy on a loaded 2-core machine (7.5 s seen under load)
+    assert elapsed < 14.0, f"took {elapsed:.1f} s"
 
 
 def test_node_plays_the_recording_onto_camera_topics(recording, ros_domain_id, tmp_path):
