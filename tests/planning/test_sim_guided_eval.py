@@ -71,3 +71,26 @@ def test_guided_and_unguided_arms_run_on_the_same_seeds(drawer_hdf5, tmp_path):
     assert s["arms"]["ptp"]["mean_replans"] >= 1 and s["arms"]["final_goal_only"]["mean_replans"] == 0
     assert json.loads((out / "results.json").read_text())["seeds"] == [77, 78]
     assert (out / "success.png").stat().st_size > 0 and (out / "video_ptp.mp4").stat().st_size > 0
+
+
+def _result(arm: str, seeds: list[int], ok: list[bool]) -> dict:
+    eps = [{"seed": s, "success": o, "steps": 10, "replans": 1, "plan_time_s": 0.1, "distinct_subgoals": 2,
+            "final_opening": 0.1 * o} for s, o in zip(seeds, ok)]
+    return {"eval": "sim_guided", "task": "drawer_object", "policy": "p", "episodes": len(seeds),
+            "seeds": [seeds[0], seeds[-1]], "budget_steps": 150, "arms": {arm: {"config": {}, "episodes": eps}}}
+
+
+def test_merge_joins_arms_and_seed_ranges(tmp_path):
+    parts = [_result("ptp", [3, 4], [True, False]), _result("ptp", [5], [True]),
+             _result("final_goal_only", [3, 4, 5], [False, False, False])]
+    paths = []
+    for i, p in enumerate(parts):
+        paths.append(tmp_path / f"r{i}.json")
+        paths[-1].write_text(json.dumps(p))
+    s = sge.merge(paths, tmp_path / "m")
+    assert s["seeds"] == [3, 5] and s["episodes"] == 3
+    assert s["arms"]["ptp"]["successes"] == 2 and s["arms"]["final_goal_only"]["success_rate"] == 0.0
+    assert (tmp_path / "m" / "success.png").is_file()
+    (tmp_path / "dup.json").write_text(json.dumps(_result("ptp", [4], [True])))
+    with pytest.raises(ValueError, match="arm 'ptp' has seeds"):
+        sge.merge(paths + [tmp_path / "dup.json"], tmp_path / "m2")

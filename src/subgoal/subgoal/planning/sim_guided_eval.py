@@ -177,6 +177,7 @@ def evaluate(policy_dir: str, arms: dict[str, dict], episodes: int = 50, seed: i
             for i in tqdm(range(episodes), desc=name, leave=False):
                 frames = [] if (out is not None and name == video_arm and i == 0) else None
                 eps.append(run_episode(sim, policy, seed + i, budget, proposer, frames))
+                log.info("%s episode %d (seed %d): %s", name, i, seed + i, eps[-1])
                 if frames:
                     _save_video(frames, Path(out) / f"video_{name}.mp4")
             ok = [e["success"] for e in eps]
@@ -228,6 +229,43 @@ def _plot(summary: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def merge(results: list[str | Path], out: str | Path) -> dict:
+    """Combine ``results.json`` files of runs of the same policy and budget that evaluated different arms
+    and/or consecutive seed ranges (e.g. one process per arm and half of the seeds) into one table + plot.
+    An arm's episodes are joined in seed order; every arm must end up with the same seeds."""
+    runs = [json.loads(Path(r).read_text()) for r in results]
+    first = runs[0]
+    for r in runs[1:]:
+        for k in ("task", "policy", "budget_steps"):
+            if r[k] != first[k]:
+                raise ValueError(f"cannot merge: {k} differs ({first[k]!r} vs {r[k]!r})")
+    arms: dict[str, dict] = {}
+    for r in runs:
+        for name, arm in r["arms"].items():
+            arms.setdefault(name, {"config": arm["config"], "episodes": []})["episodes"] += arm["episodes"]
+    seeds = None
+    for name, arm in arms.items():
+        eps = sorted(arm["episodes"], key=lambda e: e["seed"])
+        got = [e["seed"] for e in eps]
+        if len(set(got)) != len(got) or (seeds is not None and got != seeds):
+            raise ValueError(f"cannot merge: arm {name!r} has seeds {got[:3]}..{got[-3:]} (duplicates or "
+                             f"different from the other arms)")
+        seeds = got
+        ok = [e["success"] for e in eps]
+        arm.update({"success_rate": float(np.mean(ok)), "successes": int(np.sum(ok)),
+                    "mean_steps_success": float(np.mean([e["steps"] for e in eps if e["success"]])) if any(ok) else None,
+                    "mean_final_opening": float(np.mean([e["final_opening"] for e in eps])),
+                    "mean_replans": float(np.mean([e["replans"] for e in eps])),
+                    "plan_time_per_episode_s": float(np.mean([e["plan_time_s"] for e in eps])), "episodes": eps})
+    summary = {**first, "episodes": len(seeds or []), "seeds": [seeds[0], seeds[-1]] if seeds else [],
+               "arms": arms}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(summary, indent=1, default=_json))
+    _plot(summary, out / "success.png")
+    return summary
 
 
 # ------------------------------------------------------------------------------------- feasibility
@@ -283,6 +321,8 @@ def _arms(a: argparse.Namespace) -> dict[str, dict]:
     if a.iris:
         arms["iris"] = {"method": "iris", "bundle": a.iris, "reach_threshold": a.reach_threshold,
                         "num_proposals": a.num_proposals, "timeout_steps": a.timeout_steps}
+        # the same cVAE with a single random proposal: what IRIS's value selection adds (M = 1)
+        arms["iris_random_single"] = {**arms["iris"], "num_proposals": 1}
     return arms
 
 
@@ -305,9 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--levels", type=int, default=2, help="PTP levels")
     e.add_argument("--num-samples", type=int, default=512, help="PTP N")
     e.add_argument("--num-proposals", type=int, default=16, help="IRIS M")
-    e.add_argument("--only", nargs="*", default=None, help="run only these arms (final_goal_only ptp iris)")
+    e.add_argument("--only", nargs="*", default=None, help="run only these arms (final_goal_only ptp iris iris_random_single)")
     e.add_argument("--out", default="reports/drawer_guided")
     e.add_argument("--video-arm", default="ptp", help="arm whose first episode is filmed with subgoal markers")
+    mg = sub.add_parser("merge", help="combine results.json of per-arm runs into one table + plot")
+    mg.add_argument("results", nargs="+")
+    mg.add_argument("--out", required=True)
     fz = sub.add_parser("feasibility", help="open-loop PTP plans vs held-out demos' T-step reach")
     fz.add_argument("--ptp", required=True)
     fz.add_argument("--holdout", required=True, help="held-out drawer_object HDF5 (other seeds)")
@@ -321,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "feasibility":
         print(json.dumps(ptp_feasibility(a.ptp, "", a.holdout, a.queries, a.seed, a.radius), indent=1))
+        return 0
+    if a.cmd == "merge":
+        s = merge(a.results, a.out)
+        print(json.dumps({k: v["success_rate"] for k, v in s["arms"].items()}))
         return 0
     arms = _arms(a)
     if a.only:
