@@ -51,7 +51,12 @@ class RunConfig:
     seed: int = 0
     """seed of torch, the replay sampling and the training episodes"""
     learning_starts: int = 1000
-    """random-residual steps before learning (ddpgfd with demos: 0 — the demos are there)"""
+    """steps before learning starts (ddpgfd with demos: 0 — the demos are there)"""
+    warmup: str = "uniform"
+    """actions before learning_starts: uniform (random residuals) | policy (the initial policy: with
+    zero_init that is the base controller plus the policy's own exploration)"""
+    zero_init: bool = False
+    """start the residual at exactly 0 (last actor layer zeroed): training starts from the base controller"""
     batch_size: int = 128
     """minibatch of agent transitions"""
     buffer_size: int = 200000
@@ -81,6 +86,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         require(self.algo in ALGOS, "algo", self.algo, f"must be one of {ALGOS}")
+        require(self.warmup in ("uniform", "policy"), "warmup", self.warmup, "must be uniform or policy")
         require(self.steps > 0, "steps", self.steps, "must be > 0")
         require(self.batch_size > 0, "batch_size", self.batch_size, "must be > 0")
         require(self.demos >= 0, "demos", self.demos, "must be >= 0")
@@ -96,9 +102,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-only", metavar="BUNDLE", default=None,
                         help="evaluate this residual bundle instead of training (P controller alone beside it)")
     parser.add_argument("--grid", action="store_true", help="with --eval-only: robustness grid over σ and μ")
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.01, 0.04, 0.07, 0.1],
+    parser.add_argument("--compare", metavar="RUN_DIR", nargs="+", default=None,
+                        help="plot the learning curves of these finished runs together into RUN_DIR/compare.png "
+                             "(with the first run's P-only success as a line) and print steps-to-success")
+    parser.add_argument("--workers", type=int, default=1, help="with --grid: parallel evaluation processes")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.01, 0.05, 0.1],
                         help="actuator noise σ values of the grid (units of max_step), μ = 0")
-    parser.add_argument("--mus", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.2],
+    parser.add_argument("--mus", type=float, nargs="+", default=[0.0, 0.1, 0.2],
                         help="actuator bias μ values of the grid (units of max_step), σ = 0.05 as in ch. 5")
     add_dataclass_arguments(parser, RunConfig, "run")
     add_dataclass_arguments(parser, ResidualEnvConfig, "environment (insert task through the controller core)")
@@ -114,6 +124,17 @@ def make_agent(algo: str, seed: int):
         return TD3(TD3Config(), OBS_DIM, ACT_DIM, seed=seed)
     from subgoal.algos.ddpgfd import DDPGfD, DDPGfDConfig
     return DDPGfD(DDPGfDConfig(), OBS_DIM, ACT_DIM, seed=seed)
+
+
+def zero_residual(agent) -> None:
+    """Zero the actor's output layer rows of the action mean: π_θ ≡ 0, so the composed controller
+    starts as the base controller (residual RL's premise) and exploration is the policy's own."""
+    import torch
+
+    last = [m for m in agent.actor.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight[:ACT_DIM].zero_()
+        last.bias[:ACT_DIM].zero_()
 
 
 # ------------------------------------------------------------------------------------------- rollouts
@@ -190,6 +211,8 @@ def train(cfg: RunConfig, env_cfg: ResidualEnvConfig, command: str = "") -> dict
     env = ResidualInsertEnv(env_cfg, seed=cfg.seed)
     eval_env = ResidualInsertEnv(env_cfg, seed=cfg.seed + 1)
     agent = make_agent(cfg.algo, cfg.seed)
+    if cfg.zero_init:
+        zero_residual(agent)
     buf = ReplayBuffer(OBS_DIM, ACT_DIM, cfg.buffer_size, n_step=cfg.n_step, gamma=agent.config.gamma, seed=cfg.seed)
     demo_buf, demo_success = (collect_demos(env, cfg.demos, cfg.reward_scale) if cfg.demos else (None, None))
     learning_starts = 0 if demo_buf is not None else cfg.learning_starts
@@ -214,7 +237,7 @@ def train(cfg: RunConfig, env_cfg: ResidualEnvConfig, command: str = "") -> dict
         bar = progress(cfg.steps, desc=f"residual {cfg.algo}{'' if env_cfg.base else ' (no base)'}", disable=False)
         for step in range(1, cfg.steps + 1):
             t = time.time()
-            a = (rng.uniform(-1, 1, ACT_DIM).astype(np.float32) if step <= learning_starts
+            a = (rng.uniform(-1, 1, ACT_DIM).astype(np.float32) if step <= learning_starts and cfg.warmup == "uniform"
                  else agent.act(obs, explore=True))
             nxt, r, done, info = env.step(a)
             buf.add(obs, a, r * cfg.reward_scale, nxt, False, done)  # time-outs are not terminals
@@ -338,24 +361,36 @@ def plot_curves(curves: dict[str, list[dict]], path: Path, p_only: float | None 
     return path
 
 
+def _grid_cell(job: tuple) -> dict:
+    """One robustness cell (runs in a worker process): success of P alone or P + residual."""
+    kind, value, ecfg, bundle, episodes, with_residual = job
+    env = ResidualInsertEnv(ecfg, seed=0)
+    fn = _bundle_fn(bundle) if with_residual else None
+    rate = evaluate(env, episodes, EVAL_SEED, residual_fn=fn)["success_rate"]
+    env.close()
+    return {"axis": kind, "value": value, "residual" if with_residual else "p_only": rate}
+
+
 def robustness_grid(bundle: str, env_cfg: ResidualEnvConfig, episodes: int, sigmas: list[float],
-                    mus: list[float], out_dir: Path) -> dict:
-    """Success vs actuator noise σ (μ = 0) and bias μ (σ = 0.05), P alone vs P + residual (seed ch. 5)."""
+                    mus: list[float], out_dir: Path, workers: int = 1) -> dict:
+    """Success vs actuator noise σ (μ = 0) and bias μ (σ = 0.05), P alone vs P + residual (seed ch. 5).
+    Cells are independent: ``workers`` processes evaluate them in parallel (same seeds either way)."""
     import dataclasses
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
     from tqdm.auto import tqdm
 
-    fn = _bundle_fn(bundle)
     cells = [("sigma", s, dataclasses.replace(env_cfg, noise_sigma=s, noise_mu=0.0)) for s in sigmas]
     cells += [("mu", m, dataclasses.replace(env_cfg, noise_sigma=0.05, noise_mu=m)) for m in mus]
-    rows = []
-    for kind, v, ecfg in tqdm(cells, desc="robustness grid"):
-        env = ResidualInsertEnv(ecfg, seed=0)
-        p = evaluate(env, episodes, EVAL_SEED)["success_rate"]
-        r = evaluate(env, episodes, EVAL_SEED, residual_fn=fn)["success_rate"]
-        rows.append({"axis": kind, "value": v, "p_only": p, "residual": r})
-        log.info("%s=%.3f: P %.0f%%, residual %.0f%%", kind, v, 100 * p, 100 * r)
-        env.close()
+    jobs = [(k, v, e, str(bundle), episodes, r) for k, v, e in cells for r in (False, True)]
+    merged: dict[tuple, dict] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        for res in tqdm(pool.map(_grid_cell, jobs), total=len(jobs), desc="robustness grid"):
+            merged.setdefault((res["axis"], res["value"]), {}).update(res)
+    rows = [merged[(k, v)] for k, v, _ in cells]
+    for r in rows:
+        log.info("%s=%.3f: P %.0f%%, residual %.0f%%", r["axis"], r["value"], 100 * r["p_only"], 100 * r["residual"])
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -378,6 +413,31 @@ def robustness_grid(bundle: str, env_cfg: ResidualEnvConfig, episodes: int, sigm
     return {"rows": rows}
 
 
+def steps_to(curve: list[dict], level: float) -> int | None:
+    """First env step at which the deterministic curve evaluation reached ``level`` success."""
+    return next((p["step"] for p in curve if p["success_rate"] >= level), None)
+
+
+def compare_runs(run_dirs: list[Path], out_dir: Path, levels: tuple[float, ...] = (0.5, 0.7, 0.9)) -> int:
+    curves, table = {}, []
+    p_only = None
+    for d in run_dirs:
+        res = json.loads((d / "eval.json").read_text())
+        name = res["algo"] + ("" if res["base"] else " (no base)")
+        if res["algo"] == "ddpgfd":
+            name += f" {res['demos']} demos"
+        curves[name] = res["curve"]
+        if p_only is None and res["base"]:
+            p_only = res["eval"]["p_only"]["success_rate"]
+        table.append({"run": str(d), "name": name, "final_success": res["eval"]["success_rate"],
+                      "final_episodes": res["eval"]["episodes"], "train_wall_s": res["train_wall_s"],
+                      **{f"steps_to_{int(100 * lv)}": steps_to(res["curve"], lv) for lv in levels}})
+    plot_curves(curves, out_dir / "compare.png", p_only)
+    (out_dir / "compare.json").write_text(json.dumps(table, indent=1))
+    print(json.dumps(table, indent=1))
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- CLI
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -389,6 +449,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"subgoal train residual: {exc}", file=sys.stderr)
         return 2
     command = "subgoal " + " ".join(sys.argv[1:])
+    if args.compare:
+        return compare_runs([Path(d) for d in args.compare], Path(cfg.run_dir or "runs/residual/compare"))
     if args.eval_only:
         import torch
         torch.set_num_threads(cfg.threads)
@@ -404,7 +466,8 @@ def run(args: argparse.Namespace) -> int:
         res["wall_s"] = round(time.time() - t0, 1)
         res["command"] = command
         if args.grid:
-            res["grid"] = robustness_grid(args.eval_only, env_cfg, cfg.eval_episodes, args.sigmas, args.mus, out_dir)
+            res["grid"] = robustness_grid(args.eval_only, env_cfg, cfg.eval_episodes, args.sigmas, args.mus, out_dir,
+                                          workers=args.workers)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "eval.json").write_text(json.dumps(res, indent=1))
         print(json.dumps({k: v for k, v in res.items() if k != "grid"}, indent=1))

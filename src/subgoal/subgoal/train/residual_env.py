@@ -51,6 +51,9 @@ class ResidualEnvConfig:
     """controller periods (20 Hz) per episode"""
     reward: str = "dense"
     """dense (eq. 26) | sparse (success) | image (pixel L1 to the 32x32 gray goal image)"""
+    force_weight: float = 0.01
+    """φ of eq. 26 (per N of f_z). The seed's 0.1 made SAC stop pressing on the rim here (sim contact
+    forces reach 30 N: −3 per step, as much as 3 cm of distance) and hover above the hole"""
     base: bool = True
     """False = pure RL: P gains 0, the network's step is the whole command"""
     kp: tuple[float, float, float] = SEED_KP
@@ -202,7 +205,7 @@ class ResidualInsertEnv:
         elif c.reward == "image":
             reward = -float(np.abs(gray32(sim.render()) - self._goal_gray).mean())
         else:
-            reward = dense_reward(tip, goal, float(self._obs["force"][2]), success)
+            reward = dense_reward(tip, goal, float(self._obs["force"][2]), success, phi=c.force_weight)
         done = self.t >= c.horizon
         return self.vector(self._obs), reward, done, StepInfo(success, float(np.linalg.norm(tip - goal)), out.counts)
 
@@ -226,7 +229,9 @@ class ResidualInsertEnv:
         return np.clip((want - base) / c.residual_scale, -1.0, 1.0).astype(np.float32)
 
     def render(self, width: int = 240, height: int = 240) -> np.ndarray:
-        return self.sim.render(width, height, camera="front", shadows=False)
+        """Video frame: front view (sees the tilt, about x) | side view (sees the peg under the hand)."""
+        return np.concatenate([self.sim.render(width, height, camera=cam, shadows=False)
+                               for cam in ("front", "side")], axis=1)
 
     def close(self) -> None:
         self.sim.close()
