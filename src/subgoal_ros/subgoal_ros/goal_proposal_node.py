@@ -134,7 +134,7 @@ class GoalProposalNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(GoalProposalNode, args, "goal_proposal")
+    return run_node(GoalProposalNode, args, "goal_proposal", executor="events")  # latency path: C++ dispatch
 
 
 if __name__ == "__main__":

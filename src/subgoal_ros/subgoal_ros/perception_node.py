@@ -101,7 +101,7 @@ class PerceptionNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(PerceptionNode, args, "perception")
+    return run_node(PerceptionNode, args, "perception", executor="events")  # latency path: C++ dispatch
 
 
 if __name__ == "__main__":

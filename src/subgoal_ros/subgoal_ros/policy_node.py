@@ -168,7 +168,7 @@ class PolicyNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(PolicyNode, args, "policy")
+    return run_node(PolicyNode, args, "policy", executor="events")  # latency path: C++ dispatch
 
 
 if __name__ == "__main__":

@@ -203,7 +203,7 @@ class ResidualControllerNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(ResidualControllerNode, args, "residual_controller")
+    return run_node(ResidualControllerNode, args, "residual_controller", executor="events")  # latency path: C++ dispatch
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ class SimNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(SimNode, args, "sim")
+    return run_node(SimNode, args, "sim", executor="events")  # latency path: C++ dispatch
 
 
 if __name__ == "__main__":
