@@ -72,19 +72,24 @@ def add_plan_state(path: str | Path) -> int:
     return n
 
 
-def final_goal(sim: Any) -> np.ndarray:
-    """The task's goal configuration as a plan state: EE hooked in the open drawer, fingers closed,
-    cube at the episode's place point beside the drawer, drawer open by ``open_dist``."""
-    task = sim.task
-    ee_goal, _ = _goal_scene_values(task)
-    cube = task._place_point()
-    return np.array([*ee_goal, 0.0, *cube, task.config.open_dist], np.float32)
+GOAL_OPENING_MARGIN = 0.02
 
 
-def _goal_scene_values(task: Any) -> tuple[np.ndarray, float]:
+def final_goal(sim: Any, margin: float = GOAL_OPENING_MARGIN) -> np.ndarray:
+    """The task's goal configuration as a plan state: EE hooked in the drawer opened to
+    ``open_dist + margin``, fingers closed, cube at the episode's place point beside the drawer.
+
+    Why the margin: a goal exactly at the success boundary (``open_dist``) is "reached" by a policy
+    trained with a relabelling radius of 5 cm while the drawer is still ~1-2 cm short of it (first
+    evaluation: most guided failures ended at openings of 0.08-0.099 m). The expert pulls to
+    ``open_dist + 0.01`` and the drawer coasts on; the demos' successful final openings have median
+    0.121 m, so the goal asks for what the data shows, not for the edge of the success region."""
     from subgoal.sim.tasks.drawer_object import HOOK_X, HOOK_Z
-    hook = np.array([task.front[0] - task.config.open_dist + HOOK_X, task.front[1], HOOK_Z])
-    return hook, -1.0
+
+    task = sim.task
+    opening = task.config.open_dist + margin
+    hook = [task.front[0] - opening + HOOK_X, task.front[1], HOOK_Z]
+    return np.array([*hook, 0.0, *task._place_point(), opening], np.float32)
 
 
 # ------------------------------------------------------------------------------------- episodes
