@@ -574,7 +574,7 @@ def plot_curve(curve: list[dict[str, float]], path: Path, title: str = "") -> Pa
     ax.set_ylabel("success rate (seeded eval)")
     ax.set_ylim(-0.05, 1.1)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
