@@ -97,7 +97,7 @@ def test_training_loop_writes_a_bundle_the_controller_runs(tmp_path):
     out, run_dir = tmp_path / "bundle", tmp_path / "run"
     cmd = [sys.executable, "-m", "subgoal.cli.main", "train", "residual", "--task", "insert", "--algo", "sac",
            "--steps", "60", "--learning-starts", "20", "--eval-every", "60", "--curve-episodes", "1",
-           "--eval-episodes", "1", "--horizon", "10", "--no-video", "--out", str(out), "--run-dir", str(run_dir)]
+           "--eval-episodes", "1", "--horizon", "10", "--no-video", "--residual-axes", "xy", "--zero-init", "--out", str(out), "--run-dir", str(run_dir)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (run_dir / "curves.png").stat().st_size > 1000
@@ -114,6 +114,7 @@ def test_training_loop_writes_a_bundle_the_controller_runs(tmp_path):
            "goal_pos": np.array([0.5, 0.0, 0.08]), "force": np.zeros(3)}
     r = model(obs)
     assert r.shape == (3,) and np.all(np.abs(r) <= card["action"]["scale"] + 1e-9)
+    assert r[2] == 0.0  # --residual-axes xy: the exported graph leaves z to the base controller
     # ONNX output equals the torch actor's exported forward (the parity record of the writer)
     assert card["onnx_parity_max_err"]["residual"] < 1e-4
     core = ControllerCore(ControllerConfig(kp_x=1, kp_y=1, kp_z=0.3, max_residual=0.01), residual_fn=model)

@@ -2,7 +2,9 @@
 
 Every network starts with :class:`ResidualFeatures`: the controller observation ``concat(ee_pos,
 goal_pos, force)`` (what the deployed node feeds the residual ONNX graph, raw, in metres and newtons)
-becomes ``[(ee − goal) / 2 cm, tanh(force / 10 N)]``. The features live *inside* the exported graph, so
+becomes ``[(ee − goal) / 2 cm, tanh(force / 10 N), tanh(5 f_xy / (|f_z| + 1 N))]`` — the last pair is the
+tilt of the contact normal, which says on which side of the peg the hole is (a tilted rim pushes the peg
+sideways by f_z·tan(tilt), a few newtons that the plain force feature barely shows). The features live *inside* the exported graph, so
 the node needs no normalization constants, and they are translation invariant: the residual depends
 on where the peg is relative to the commanded goal, not where on the table the hole happens to be.
 """
@@ -18,11 +20,13 @@ FORCE_SCALE = 10.0  # N
 
 
 class ResidualFeatures(nn.Module):
-    feature_dim = 6
+    feature_dim = 8
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         rel = (obs[:, 0:3] - obs[:, 3:6]) / POS_SCALE
-        return torch.cat([rel, torch.tanh(obs[:, 6:9] / FORCE_SCALE)], dim=1)
+        force = obs[:, 6:9]
+        normal_tilt = torch.tanh(5.0 * force[:, 0:2] / (force[:, 2:3].abs() + 1.0))
+        return torch.cat([rel, torch.tanh(force / FORCE_SCALE), normal_tilt], dim=1)
 
 
 def mlp(inp: int, out: int, hidden: Sequence[int]) -> nn.Sequential:

@@ -73,6 +73,8 @@ class RunConfig:
     """deterministic episodes per curve point"""
     eval_episodes: int = 50
     """final evaluation episodes (seeds 10000…), run through the exported ONNX bundle"""
+    export_best: bool = True
+    """export the actor of the best curve evaluation (seeds 20000…, disjoint from the final 10000…)"""
     video: bool = True
     """record the final evaluation video"""
     video_every: int = 0
@@ -222,9 +224,15 @@ def train(cfg: RunConfig, env_cfg: ResidualEnvConfig, command: str = "") -> dict
     t0 = time.time()
     env_time = update_time = 0.0
 
+    best = {"success": -1.0, "distance": np.inf, "step": 0, "state": None}
+
     def curve_point(step: int) -> None:
+        import copy
         ev = evaluate(eval_env, cfg.curve_episodes, CURVE_SEED, policy=policy)
         curve.append({"step": step, "wall_s": time.time() - t0, **ev})
+        if (ev["success_rate"], -ev["final_distance"]) >= (best["success"], -best["distance"]):
+            best.update(success=ev["success_rate"], distance=ev["final_distance"], step=step,
+                        state=copy.deepcopy(agent.actor.state_dict()))
         logger.scalars({"eval/success_rate": ev["success_rate"], "eval/final_distance": ev["final_distance"],
                         "eval/return": ev["return"]}, step)
         if cfg.video_every and step % cfg.video_every == 0 and step > 0:
@@ -270,12 +278,16 @@ def train(cfg: RunConfig, env_cfg: ResidualEnvConfig, command: str = "") -> dict
     train_wall = time.time() - t0
     (run_dir / "curve.json").write_text(json.dumps(curve, indent=1))
     plot_curves({f"{cfg.algo}{'' if env_cfg.base else ' (no base)'}": curve}, run_dir / "curves.png")
-    card = export_bundle(agent, cfg, env_cfg, command, curve, train_wall, demo_success)
+    if cfg.export_best and best["state"] is not None:
+        agent.actor.load_state_dict(best["state"])
+        log.info("exporting the actor of step %d (curve success %.0f%%)", best["step"], 100 * best["success"])
+    card = export_bundle(agent, cfg, env_cfg, command, curve, train_wall, demo_success,
+                         best["step"] if cfg.export_best else cfg.steps)
     # final evaluation through the bundle (ONNX Runtime, the node's ResidualModel) — the shipped numbers
     final = evaluate_bundle(out, env_cfg, cfg.eval_episodes)
     if cfg.video:
         save_video(eval_env, run_dir / "video.mp4", EVAL_SEED, residual_fn=_bundle_fn(out))
-    result = {"algo": cfg.algo, "base": env_cfg.base, "steps": cfg.steps, "demos": cfg.demos,
+    result = {"algo": cfg.algo, "base": env_cfg.base, "exported_step": best["step"] if cfg.export_best else cfg.steps, "steps": cfg.steps, "demos": cfg.demos,
               "train_wall_s": round(train_wall, 1), "env_s": round(env_time, 1), "update_s": round(update_time, 1),
               "eval": final, "curve": curve, "bundle": str(out), "command": command}
     (run_dir / "eval.json").write_text(json.dumps(result, indent=1))
@@ -302,14 +314,25 @@ def evaluate_bundle(bundle: Path | str, env_cfg: ResidualEnvConfig, episodes: in
 
 # ------------------------------------------------------------------------------------------- export
 def export_bundle(agent, cfg: RunConfig, env_cfg: ResidualEnvConfig, command: str, curve: list, wall: float,
-                  demo_success: float | None):
+                  demo_success: float | None, exported_step: int | None = None):
     import copy
 
     import torch
 
     from subgoal.bundle.export import OnnxExport, write_bundle
 
-    actor = copy.deepcopy(agent.actor).cpu().eval()
+    class MaskedActor(torch.nn.Module):
+        """The exported residual: the actor's deterministic output times the residual axis mask."""
+
+        def __init__(self, actor: torch.nn.Module, mask: np.ndarray) -> None:
+            super().__init__()
+            self.actor = actor
+            self.register_buffer("mask", torch.as_tensor(mask, dtype=torch.float32)[None])
+
+        def forward(self, obs: torch.Tensor) -> torch.Tensor:
+            return self.actor(obs) * self.mask
+
+    actor = MaskedActor(copy.deepcopy(agent.actor).cpu(), env_cfg.axis_mask).eval()
     g = torch.Generator().manual_seed(0)
     probe = torch.cat([torch.randn(64, 3, generator=g) * 0.01 + torch.tensor([0.5, 0.0, 0.06]),
                        torch.randn(64, 3, generator=g) * 0.002 + torch.tensor([0.5, 0.0, 0.08]),
@@ -325,7 +348,7 @@ def export_bundle(agent, cfg: RunConfig, env_cfg: ResidualEnvConfig, command: st
                 "scale": env_cfg.residual_scale, "low": -1.0, "high": 1.0},
         training={"command": command, "algo": cfg.algo, "env_steps": cfg.steps, "demos": cfg.demos,
                   "wall_s": round(wall, 1), "curve_final": curve[-1] if curve else None,
-                  "demo_oracle_success": demo_success},
+                  "demo_oracle_success": demo_success, "exported_actor_step": exported_step},
         metrics={},
         extra={"base_controller": {"kind": "p", "kp": [cc.kp_x, cc.kp_y, cc.kp_z], "base": env_cfg.base,
                                    "control_rate_hz": cc.control_rate_hz},
@@ -462,12 +485,13 @@ def run(args: argparse.Namespace) -> int:
             return 2
         out_dir = Path(cfg.run_dir) if cfg.run_dir else Path("runs") / (Path(args.eval_only).name + "_eval")
         t0 = time.time()
-        res = evaluate_bundle(args.eval_only, env_cfg, cfg.eval_episodes)
-        res["wall_s"] = round(time.time() - t0, 1)
+        # the grid alone when asked (the noise-free numbers are the training run's eval.json)
+        res = {} if args.grid else evaluate_bundle(args.eval_only, env_cfg, cfg.eval_episodes)
         res["command"] = command
         if args.grid:
             res["grid"] = robustness_grid(args.eval_only, env_cfg, cfg.eval_episodes, args.sigmas, args.mus, out_dir,
                                           workers=args.workers)
+        res["wall_s"] = round(time.time() - t0, 1)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "eval.json").write_text(json.dumps(res, indent=1))
         print(json.dumps({k: v for k, v in res.items() if k != "grid"}, indent=1))

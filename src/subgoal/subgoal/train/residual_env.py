@@ -58,6 +58,9 @@ class ResidualEnvConfig:
     """False = pure RL: P gains 0, the network's step is the whole command"""
     kp: tuple[float, float, float] = SEED_KP
     """base P gains (seed 001 ch. 6: 1, 1, 0.3)"""
+    residual_axes: str = "xyz"
+    """axes the residual may act on: xyz | xy (z left to the base controller; the exported graph
+    outputs 0 for z). xy keeps SAC from learning to hold the peg up at the rim"""
     residual_scale: float = 0.005
     """metres of step per unit of network output"""
     max_residual: float = 0.01
@@ -80,6 +83,11 @@ class ResidualEnvConfig:
         require(self.max_residual >= self.residual_scale * np.sqrt(3) - 1e-12, "max_residual", self.max_residual,
                 "must allow a full-scale residual (>= residual_scale * sqrt(3)), else the composer drops it")
         require(self.noise_sigma >= 0, "noise_sigma", self.noise_sigma, "must be >= 0")
+        require(self.residual_axes in ("xyz", "xy"), "residual_axes", self.residual_axes, "must be xyz or xy")
+
+    @property
+    def axis_mask(self) -> np.ndarray:
+        return np.array([1.0, 1.0, 0.0 if self.residual_axes == "xy" else 1.0])
 
     def controller_config(self) -> ControllerConfig:
         kp = tuple(float(k) for k in self.kp) if self.base else (0.0, 0.0, 0.0)
@@ -179,7 +187,7 @@ class ResidualInsertEnv:
              ) -> tuple[np.ndarray, float, bool, StepInfo]:
         c, core, sim = self.config, self.core, self.sim
         if residual_fn is None:
-            a = None if action is None else np.asarray(action, np.float64).reshape(-1) * c.residual_scale
+            a = None if action is None else np.asarray(action, np.float64).reshape(-1) * c.residual_scale * c.axis_mask
             residual_fn = (lambda _obs: a) if a is not None else None
         core.residual_fn = residual_fn
         now = sim.time
