@@ -71,6 +71,10 @@ def test_guided_and_unguided_arms_run_on_the_same_seeds(drawer_hdf5, tmp_path):
     assert s["arms"]["ptp"]["mean_replans"] >= 1 and s["arms"]["final_goal_only"]["mean_replans"] == 0
     assert json.loads((out / "results.json").read_text())["seeds"] == [77, 78]
     assert (out / "success.png").stat().st_size > 0 and (out / "video_ptp.mp4").stat().st_size > 0
+    # open-loop feasibility against held-out demos (here the tiny dataset itself stands in for them)
+    f = sge.ptp_feasibility(str(tmp_path / "ptp"), "", str(drawer_hdf5), queries=1, planner=planner)
+    assert f["reach_horizon_steps"] == 2 and 0.0 <= f["feasible_pair_fraction"] <= 1.0
+    assert np.isfinite(f["goal_distance_median"])
 
 
 def _result(arm: str, seeds: list[int], ok: list[bool]) -> dict:
