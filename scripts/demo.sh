@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# `make demo`: the whole stack on the simulated Panda with the shipped models, over real DDS.
-# sim arm -> policy (models/reach_iql) -> residual controller (safety) -> sim; seeded goal-reaching
-# episodes, a live progress line, and reports/demo/index.md (success table, latency, video).
-#   DEMO_EPISODES=N (default 10)   DEMO_OUT=dir (default reports/demo)   DEMO_TASK=reach
-set -euo pipefail
+# `make demo`: the whole stack on the simulated Panda with the shipped models, over real DDS, in two parts:
+#   1. reach: sim arm -> policy (models/reach_iql) -> residual controller (safety) -> sim   (config/demo.yaml)
+#   2. drawer_object, hierarchical: sim -> PTP planner (models/drawer_ptp) -> policy (models/drawer_iql, goal =
+#      current subgoal) -> residual controller -> sim                                      (config/demo_drawer.yaml)
+# Seeded episodes, a live progress line, reports/demo/index.{md,html} linking each part's report (success
+# table, latency, EE traces, video).
+#   DEMO_EPISODES=N (reach, default 10)  DEMO_DRAWER_EPISODES=N (default 3, 0 skips part 2)
+#   DEMO_OUT=dir (default reports/demo)  DEMO_TASK=reach  DEMO_CONFIG / DEMO_DRAWER_CONFIG
+set -uo pipefail
 cd "$(dirname "$0")/.."
 EPISODES=${DEMO_EPISODES:-10}
+DRAWER_EPISODES=${DEMO_DRAWER_EPISODES:-3}
 OUT=${DEMO_OUT:-reports/demo}
 TASK=${DEMO_TASK:-reach}
 CONFIG=${DEMO_CONFIG:-config/demo.yaml}
+DRAWER_CONFIG=${DEMO_DRAWER_CONFIG:-config/demo_drawer.yaml}
+CONFIGS=("$CONFIG")
+[ "$DRAWER_EPISODES" -gt 0 ] && CONFIGS+=("$DRAWER_CONFIG")
 
-for bundle in $(python - "$CONFIG" <<'PY'
+for bundle in $(python - "${CONFIGS[@]}" <<'PY'
 import sys
 from subgoal.bringup import load_config
-for n in load_config(sys.argv[1]).nodes:
+for n in (n for path in sys.argv[1:] for n in load_config(path).nodes):
     for k in ("bundle", "residual_bundle"):
         if n.parameters.get(k):
             print(n.parameters[k])
@@ -37,5 +45,23 @@ mujoco.Renderer(m, 8, 8).render()" >/dev/null 2>&1; then
   echo "  No display or GPU is needed, but the EGL library is: apt-get install libegl1 (or set MUJOCO_GL=osmesa with libosmesa6)" >&2
   exit 1
 fi
-echo "make demo: $EPISODES $TASK episodes of the full stack ($CONFIG) on the simulated Panda over DDS"
-exec subgoal eval --config "$CONFIG" --task "$TASK" --episodes "$EPISODES" --out "$OUT"
+interrupted=0
+trap 'interrupted=1' INT TERM   # a handler, not "ignore": the children keep the default and stop themselves
+rc=0
+PARTS=()
+run_part() {  # name config task episodes [subgoal eval options]
+  [ "$interrupted" = 1 ] && return 130
+  echo "make demo: part $1 — $4 $3 episodes of the stack in $2 on the simulated Panda over DDS"
+  subgoal eval --config "$2" --task "$3" --episodes "$4" --out "$OUT/$1" "${@:5}"
+  local r=$?
+  PARTS+=("$1=$OUT/$1")
+  return $r
+}
+run_part "$TASK" "$CONFIG" "$TASK" "$EPISODES" || rc=$?
+if [ "$rc" = 0 ] && [ "$DRAWER_EPISODES" -gt 0 ]; then
+  # 15 s per episode: the 150-step budget of the direct evaluation in docs/goal_proposal.md
+  run_part drawer_hierarchical "$DRAWER_CONFIG" drawer_object "$DRAWER_EPISODES" --max-episode-s 15 || rc=$?
+fi
+python -m subgoal.evaluation.report "$OUT" "${PARTS[@]}" || rc=${rc:-1}
+[ "$interrupted" = 1 ] && [ "$rc" = 0 ] && rc=130
+exit "$rc"

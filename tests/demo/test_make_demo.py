@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _demo(tmp_path: Path, **env) -> subprocess.CompletedProcess:
-    e = {**os.environ, "DEMO_EPISODES": "2", "DEMO_OUT": str(tmp_path / "demo"), **env}
+    e = {**os.environ, "DEMO_EPISODES": "2", "DEMO_DRAWER_EPISODES": "1", "DEMO_OUT": str(tmp_path / "demo"), **env}
     return subprocess.run(["bash", str(ROOT / "scripts/demo.sh")], cwd=ROOT, env=e, capture_output=True,
                           text=True, timeout=300)
 
@@ -24,13 +24,19 @@ def test_demo_runs_and_writes_a_report(tmp_path, ros_domain_id):
     r = _demo(tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     summary = json.loads((tmp_path / "demo/summary.json").read_text())
-    assert summary["episodes"] == 2
-    assert (tmp_path / "demo/index.md").exists() and (tmp_path / "demo/video.mp4").stat().st_size > 0
-    assert "<video" in (tmp_path / "demo/index.html").read_text()
-    trace = np.load(tmp_path / "demo/trace_0.npz")  # the EE followed what it was commanded
+    assert summary["episodes"] == 3 and set(summary["parts"]) == {"reach", "drawer_hierarchical"}
+    assert summary["parts"]["reach"]["episodes"] == 2 and summary["parts"]["drawer_hierarchical"]["episodes"] == 1
+    assert "reach/index.html" in (tmp_path / "demo/index.html").read_text()
+    reach = tmp_path / "demo/reach"
+    assert (reach / "index.md").exists() and (reach / "video.mp4").stat().st_size > 0
+    assert "<video" in (reach / "index.html").read_text()
+    trace = np.load(reach / "trace_0.npz")  # the EE followed what it was commanded
     assert len(trace["ee"]) > 50 and len(trace["equilibrium_pose"]) > 5 and trace["goal"].shape == (3,)
-    assert (tmp_path / "demo/trace_0.png").stat().st_size > 0
-    assert "subgoal eval: success" in r.stdout
+    assert (reach / "trace_0.png").stat().st_size > 0
+    # the hierarchical part: the planner's subgoals reached the policy (8-d plan state) over DDS
+    drawer = np.load(tmp_path / "demo/drawer_hierarchical/trace_0.npz")
+    assert drawer["subgoal"].shape[1] == 8 and len(drawer["subgoal"]) > 5
+    assert "make demo: reach" in r.stdout
 
 
 def test_missing_bundle_tells_the_command_that_creates_it(tmp_path):
@@ -54,7 +60,7 @@ def test_ctrl_c_mid_demo_leaves_a_partial_report_and_no_orphans(tmp_path, ros_do
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and proc.poll() is None:
-            eps = out / "episodes.jsonl"
+            eps = out / "reach" / "episodes.jsonl"
             if eps.exists() and len(eps.read_text().splitlines()) >= 1:
                 break
             time.sleep(0.5)
@@ -66,7 +72,7 @@ def test_ctrl_c_mid_demo_leaves_a_partial_report_and_no_orphans(tmp_path, ros_do
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, stdout[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert 1 <= summary["episodes"] < 30
+    assert 1 <= summary["episodes"] < 30 and "drawer_hierarchical" not in summary["parts"]
     assert (out / "index.md").exists() and (out / "index.html").exists()
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", str(out / "run")], capture_output=True, text=True).stdout.split()

@@ -53,6 +53,10 @@ class EvalRunnerNode(Node):
         self.create_subscription(Bool, "task/success", self._on_success, STATUS_QOS)
         self.create_subscription(Image, "task/goal_state", lambda m: setattr(self, "goal_state", m), LATCHED)
         self.create_subscription(Image, "task/goal_image", lambda m: setattr(self, "goal_image", m), LATCHED)
+        self.create_subscription(Image, "task/plan_goal", self._on_plan_goal, LATCHED)
+        self.plan_goal: Image | None = None
+        self._plan_seen = False  # the sim publishes a plan-space goal (plan_state: true): wait for it too
+        self.pub_plan_goal = self.create_publisher(Image, "goal/plan", COMMAND_QOS)
         self.create_subscription(PoseStamped, "policy/target_pose", self._lat("policy_target"), COMMAND_QOS)
         self.create_subscription(PoseStamped, "equilibrium_pose", self._lat("equilibrium_pose"), COMMAND_QOS)
         self.create_subscription(Image, "camera/image_raw", self._on_camera, SENSOR_QOS)
@@ -70,6 +74,12 @@ class EvalRunnerNode(Node):
                           for n in self.cfg.lifecycle_nodes.split(",") if n.strip()]
         self.rc = 0
         threading.Thread(target=self._run, daemon=True).start()
+
+    def _on_plan_goal(self, m: Image) -> None:
+        self.plan_goal, self._plan_seen = m, True
+
+    def _fresh(self, m: Image | None, t_reset: float) -> bool:
+        return m is not None and from_time(m.header.stamp) >= t_reset - 1.0
 
     def _on_success(self, m: Bool) -> None:
         self.success = bool(m.data)
@@ -147,7 +157,7 @@ class EvalRunnerNode(Node):
         try:
             for i in range(c.episodes):
                 self._episode_index = i
-                self.goal_state = self.goal_image = None
+                self.goal_state = self.goal_image = self.plan_goal = None
                 if i > 0:
                     self._transition(Transition.TRANSITION_DEACTIVATE)
                 reply = call_with_retry(self, self.reset, Trigger.Request(), c.service_timeout_s)
@@ -156,7 +166,8 @@ class EvalRunnerNode(Node):
                 seed = parse_seed(reply.message)
                 t_reset = time.time()
                 deadline = time.monotonic() + c.service_timeout_s
-                while self.goal_state is None or from_time(self.goal_state.header.stamp) < t_reset - 1.0:
+                while not self._fresh(self.goal_state, t_reset) or (self._plan_seen and
+                                                                     not self._fresh(self.plan_goal, t_reset)):
                     if time.monotonic() > deadline:
                         raise ServiceCallFailed("no task/goal_state after reset")
                     time.sleep(0.01)
@@ -166,6 +177,8 @@ class EvalRunnerNode(Node):
                 self.pub_goal_state.publish(self.goal_state)
                 if self.goal_image is not None:
                     self.pub_goal_image.publish(self.goal_image)
+                if self._fresh(self.plan_goal, t_reset):
+                    self.pub_plan_goal.publish(self.plan_goal)  # plan-space final goal (hierarchical stacks)
                 self.camera, self.subgoal, self.view, self._last_subgoal = [], [], [], None
                 time.sleep(c.settle_s)  # task/success of the old episode may still be in flight
                 self.success = None

@@ -37,6 +37,10 @@ class GoalProposalNode(LifecycleNode):
         self.declare_parameter("rate_hz", 10.0, ro("max steps per second"))
         self.declare_parameter("reach_threshold", 0.05, ro("distance at which a subgoal counts as reached"))
         self.declare_parameter("autostart", True, ro("configure + activate at startup"))
+        self.declare_parameter("num_subgoals", 0, ro("ptp: K subgoals at the coarsest level (0 = planner default)"))
+        self.declare_parameter("levels", 0, ro("ptp: hierarchy levels used (0 = planner default)"))
+        self.declare_parameter("num_samples", 0, ro("ptp: MPPI samples N (0 = planner default)"))
+        self.declare_parameter("num_proposals", 16, ro("iris: M goal proposals scored; val: samples per proposal"))
         self.core = None
         self.decoder = None
         self._error = ""
@@ -62,8 +66,10 @@ class GoalProposalNode(LifecycleNode):
                 raise ValueError("parameter 'bundle' is empty: set it to a goal-proposal bundle (subgoal train ptp|iris_goal|pixelcnn)")
             from subgoal.runtime.goal_proposal import GoalProposalCore
 
+            planner = {k: p(k) for k in ("num_subgoals", "levels", "num_samples") if p(k) > 0}
             self.core = GoalProposalCore(p("method"), p("bundle"), p("encoder_bundle") or None,
-                                         value_dir=p("value_bundle"), reach_threshold=p("reach_threshold"))
+                                         value_dir=p("value_bundle"), reach_threshold=p("reach_threshold"),
+                                         planner=planner, num_proposals=p("num_proposals"))
             if p("encoder_bundle"):
                 from subgoal.bundle import load_bundle
 

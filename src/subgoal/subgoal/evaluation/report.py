@@ -173,6 +173,11 @@ def compose_video(out: Path, episodes: list[dict], height: int = 240, fps: int =
     return path
 
 
+#: goal spaces whose first three numbers are the EE position: ``ee_pos`` (reach) and the drawer_object
+#: plan state (EE, gripper, cube, opening; subgoal.planning.sim_guided_eval)
+EE_FIRST_GOAL_KEYS = ("ee_pos", "plan_state")
+
+
 def goal_space_is_ee(config: dict | None) -> bool:
     """True when the policy's goals are EE positions (its card's ``achieved_key``), so goal and subgoal
     can be drawn on the EE's axes."""
@@ -180,7 +185,7 @@ def goal_space_is_ee(config: dict | None) -> bool:
         bundle = (node.get("parameters") or {}).get("bundle") if node.get("executable") == "policy" else None
         if bundle and (Path(bundle) / "model.json").is_file():
             card = json.loads((Path(bundle) / "model.json").read_text())
-            return (card.get("observation") or {}).get("achieved_key") == "ee_pos"
+            return (card.get("observation") or {}).get("achieved_key") in EE_FIRST_GOAL_KEYS
     return False
 
 
@@ -284,3 +289,54 @@ def markdown_to_html(lines: list[str], title: str) -> str:
              "td,th{border:1px solid #ccc;padding:2px 8px}img{max-width:100%}pre{background:#f4f4f4;padding:1em}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def combine_reports(out: Path, parts: dict[str, Path]) -> dict:
+    """One front page over several ``subgoal eval`` reports (``make demo``'s parts): a table with each
+    part's success and latency linking to its own index, written as ``index.md`` / ``index.html`` and
+    ``summary.json`` (totals + per part). A part that was interrupted shows what it finished."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, summaries = [], {}
+    for name, path in parts.items():
+        path = Path(path)
+        f = path / "summary.json"
+        if not f.exists():
+            continue
+        s = summaries[name] = json.loads(f.read_text())
+        lat = s.get("latency_ms", {}).get("equilibrium_pose", {})
+        rel = path.resolve().relative_to(out.resolve()) if path.resolve().is_relative_to(out.resolve()) else path
+        cfg = json.loads((path / "eval_config.json").read_text()) if (path / "eval_config.json").exists() else {}
+        rows.append(f"| [{name}]({rel}/index.html) | {cfg.get('config', '')} | {s['successes']}/{s['episodes']} "
+                    f"({100 * s['success_rate']:.0f}%) | {lat.get('p50', float('nan')):.1f} / {lat.get('p99', float('nan')):.1f} |")
+    total = {"episodes": sum(s["episodes"] for s in summaries.values()),
+             "successes": sum(s["successes"] for s in summaries.values()), "parts": summaries}
+    line = ", ".join(f"{k} {s['successes']}/{s['episodes']}" for k, s in summaries.items()) or "no episode finished"
+    lines = ["# subgoal demo: the full stack on the simulated Panda over ROS 2 (DDS)", "", f"**{line}**", "",
+             "| part | config | success | camera/state → equilibrium_pose p50 / p99 (ms) |", "|---|---|---|---|", *rows,
+             "", "Each part's page has the episode table, the latency histogram, end-effector traces and the video "
+             "(camera | subgoal preview | live EE trace)."]
+    (out / "index.md").write_text("\n".join(lines) + "\n")
+    (out / "index.html").write_text(markdown_to_html(lines, "subgoal demo"))
+    (out / "summary.json").write_text(json.dumps(total, indent=2))
+    total["line"] = line
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m subgoal.evaluation.report OUT NAME=DIR ...``: the combined front page of ``make demo``."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m subgoal.evaluation.report", description=main.__doc__)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("parts", nargs="*", help="NAME=REPORT_DIR of each subgoal eval report")
+    a = ap.parse_args(argv)
+    parts = dict(p.split("=", 1) for p in a.parts)
+    total = combine_reports(a.out, {k: Path(v) for k, v in parts.items()})
+    print(f"make demo: {total['line']} — report: {a.out / 'index.html'}")
+    return 0 if total["episodes"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -36,6 +36,8 @@ class SimLoopConfig:
     view_camera: str = "angled"
     real_time_factor: float = 1.0       #: 1 = real time; >1 faster (then /clock is published)
     max_catchup_s: float = 0.05         #: most sim time advanced in one tick when behind
+    plan_state: bool = False            #: also publish task/plan_state + latched task/plan_goal (the 8-d
+                                        #: plan space of subgoal.planning.sim_guided_eval; drawer_object only)
 
     def __post_init__(self) -> None:
         for name in ("control_hz", "state_rate_hz", "real_time_factor", "max_catchup_s"):
@@ -46,6 +48,8 @@ class SimLoopConfig:
                              f"{self.view_width}x{self.view_height}")
         if self.camera_rate_hz < 0:
             raise ValueError(f"camera_rate_hz must be >= 0, got {self.camera_rate_hz!r}")
+        if self.plan_state and self.task != "drawer_object":
+            raise ValueError(f"plan_state is defined for task drawer_object only, not {self.task!r}")
         if self.state_rate_hz > self.control_hz:
             raise ValueError(f"state_rate_hz ({self.state_rate_hz}) cannot exceed control_hz ({self.control_hz})")
 
