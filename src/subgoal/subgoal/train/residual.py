@@ -370,7 +370,7 @@ def plot_curves(curves: dict[str, list[dict]], path: Path, p_only: float | None 
         a1.plot(steps, [100 * p["success_rate"] for p in c], marker="o", ms=3, label=name)
         a2.plot(steps, [1000 * p["final_distance"] for p in c], marker="o", ms=3, label=name)
     if p_only is not None:
-        a1.axhline(100 * p_only, color="k", ls="--", lw=1, label="P controller alone")
+        a1.axhline(100 * p_only, color="k", ls="--", lw=1, label="P alone, 50 final-eval episodes")
     a1.set(xlabel="env steps (20 Hz controller periods)", ylabel="success rate (%)", ylim=(-3, 103),
            title="insert: success (deterministic eval)")
     a2.set(xlabel="env steps", ylabel="final distance to goal (mm)", title="final peg-tip distance")
