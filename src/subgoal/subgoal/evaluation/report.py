@@ -13,6 +13,7 @@ Outputs: ``index.md`` and ``index.html`` (the same content; the HTML embeds the 
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,22 @@ def load_episodes(out: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _load_npz(path: Path):
+    """An .npz the runner wrote, or None when it is missing or unreadable (a run killed hard mid-write):
+    the report is still written from what is whole."""
+    if not path.exists():
+        return None
+    try:
+        data = np.load(path)
+        data.files  # noqa: B018 - forces the zip directory to be read
+        return data
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("skipping unreadable %s: %s", path.name, exc)
+        return None
 
 
 def latency_stats(values: np.ndarray) -> dict[str, float]:
@@ -67,10 +84,9 @@ def load_trace(out: Path, episode: int, goal_space_is_ee: bool) -> dict[str, tup
     """Series name -> (times, xyz). Subgoals and the goal are drawn against the EE only when the policy's
     goal space is the EE position (card ``achieved_key == "ee_pos"``); otherwise they are different
     quantities and plotting them on the same axes would mislead."""
-    f = out / f"trace_{episode}.npz"
-    if not f.exists():
+    data = _load_npz(out / f"trace_{episode}.npz")
+    if data is None:
         return {}
-    data = np.load(f)
     series = {}
     for name in ("ee", "equilibrium_pose", "policy_target", "subgoal"):
         if name in data.files and (name != "subgoal" or goal_space_is_ee) and data[name].shape[-1] >= 3:
@@ -144,10 +160,9 @@ def compose_video(out: Path, episodes: list[dict], height: int = 240, fps: int =
 
     frames = []
     for ep in episodes:
-        f = out / f"frames_{ep['episode']}.npz"
-        if not f.exists():
+        data = _load_npz(out / f"frames_{ep['episode']}.npz")
+        if data is None:
             continue
-        data = np.load(f)
         cam = data["camera"]
         sub = data["subgoal"] if "subgoal" in data.files and len(data["subgoal"]) else None
         series = load_trace(out, ep["episode"], goal_space_is_ee)
@@ -197,7 +212,8 @@ def write_report(out: Path, title: str, config: dict | None = None) -> Summary:
 
     out = Path(out)
     eps = load_episodes(out)
-    lat = dict(np.load(out / "latency.npz")) if (out / "latency.npz").exists() else {}
+    lat_file = _load_npz(out / "latency.npz")
+    lat = dict(lat_file) if lat_file is not None else {}
     stats = {k: latency_stats(v) for k, v in lat.items() if len(v)}
     n, s = len(eps), sum(bool(e["success"]) for e in eps)
     summary = Summary(n, s, s / n if n else 0.0, {k: v for k, v in stats.items() if v})

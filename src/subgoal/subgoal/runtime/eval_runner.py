@@ -52,16 +52,18 @@ class EvalRecorder:
 
     def episode(self, index: int, seed: int, success: bool, time_to_success_s: float | None, duration_s: float,
                 camera: list[np.ndarray], subgoal: list[np.ndarray], trace: "Trace | None" = None) -> None:
-        with open(self.out / "episodes.jsonl", "a") as f:
-            f.write(json.dumps({"episode": index, "seed": seed, "success": bool(success),
-                                "time_to_success_s": time_to_success_s, "duration_s": duration_s}) + "\n")
+        # frames and trace first, each renamed into place when complete; the episode line last: a Ctrl-C
+        # at any moment leaves only whole files behind, and every listed episode has its files
         if camera:
             arrays = {"camera": np.stack(camera)}
             if subgoal:
                 arrays["subgoal"] = np.stack(subgoal)
-            np.savez_compressed(self.out / f"frames_{index}.npz", **arrays)
+            _atomic(self.out / f"frames_{index}.npz", lambda f: np.savez_compressed(f, **arrays))
         if trace is not None:
-            trace.save(self.out / f"trace_{index}.npz")
+            _atomic(self.out / f"trace_{index}.npz", trace.save)
+        with open(self.out / "episodes.jsonl", "a") as f:
+            f.write(json.dumps({"episode": index, "seed": seed, "success": bool(success),
+                                "time_to_success_s": time_to_success_s, "duration_s": duration_s}) + "\n")
         self.flush()
 
     def progress(self, **values: float) -> None:
@@ -71,7 +73,16 @@ class EvalRecorder:
         tmp.replace(self.out / "progress.json")
 
     def flush(self) -> None:
-        np.savez(self.out / "latency.npz", **{k: np.asarray(v, np.float32) for k, v in self.latency_ms.items()})
+        arrays = {k: np.asarray(v, np.float32) for k, v in self.latency_ms.items()}
+        _atomic(self.out / "latency.npz", lambda f: np.savez(f, **arrays))
+
+
+def _atomic(path: Path, write) -> None:
+    """``write(file)`` into ``path`` + ".part", then rename: readers never see half a file."""
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        write(f)
+    tmp.replace(path)
 
 
 @dataclass
@@ -91,7 +102,7 @@ class Trace:
         ts.append(t - self.t0)
         vs.append(np.asarray(value, np.float32).reshape(-1))
 
-    def save(self, path: Path) -> None:
+    def save(self, path) -> None:
         arrays: dict[str, np.ndarray] = {}
         for name, (ts, vs) in self.series.items():
             if ts and len({v.size for v in vs}) == 1:
