@@ -54,6 +54,11 @@ class SimNode(Node):
         self.pub_goal_img = self.create_publisher(Image, "task/goal_image", LATCHED)
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", STATUS_QOS)
         if cfg.plan_state:  # hierarchical planners in the drawer_object plan space (goal_proposal state_topic)
+            from subgoal.planning.sim_guided_eval import final_goal, plan_state
+            from subgoal.train.sim_eval import sim_observation
+
+            self._plan_state = lambda: plan_state(sim_observation(self.loop.sim))
+            self._plan_goal = lambda: final_goal(self.loop.sim)
             self.pub_plan = self.create_publisher(Image, "task/plan_state", SENSOR_QOS)
             self.pub_plan_goal = self.create_publisher(Image, "task/plan_goal", LATCHED)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10) if self.loop.publishes_clock else None
@@ -93,9 +98,7 @@ class SimNode(Node):
         if self.loop.config.camera_rate_hz > 0:
             self.pub_goal_img.publish(image_msg(self.loop.sim.goal_image(), stamp, self.camera_frame))
         if self.loop.config.plan_state:
-            from subgoal.planning.sim_guided_eval import final_goal
-
-            self.pub_plan_goal.publish(vector_msg(final_goal(self.loop.sim), stamp, self.frame_id))
+            self.pub_plan_goal.publish(vector_msg(self._plan_goal(), stamp, self.frame_id))
 
     def _wall(self) -> float:
         return time.time()
@@ -126,10 +129,7 @@ class SimNode(Node):
         self.pub_success.publish(Bool(data=bool(out.success)))
         self.pub_obj.publish(vector_msg(out.object_state, stamp, self.frame_id))
         if self.loop.config.plan_state:
-            from subgoal.planning.sim_guided_eval import plan_state
-            from subgoal.train.sim_eval import sim_observation
-
-            self.pub_plan.publish(vector_msg(plan_state(sim_observation(self.loop.sim)), stamp, self.frame_id))
+            self.pub_plan.publish(vector_msg(self._plan_state(), stamp, self.frame_id))
         self.loop.render_due(out)
         if out.image is not None:
             self.pub_img.publish(image_msg(out.image, stamp, self.camera_frame))

@@ -69,6 +69,9 @@ class GoalAgent:
     def after_step(self) -> None:
         """Called after each optimizer step (target network updates)."""
 
+    def clip_grads(self, info: dict[str, torch.Tensor]) -> None:
+        """Called between backward and the optimizer step (after DDP's all-reduce): clip, log the norm."""
+
     def value_module(self) -> nn.Module | None:
         """A module ``x -> V(x)`` (B,) on normalized inputs, exported as value.onnx when present."""
         return None
@@ -104,6 +107,7 @@ class GoalAgent:
         loss.backward()
         if self.world_size > 1:
             self._allreduce_grads()
+        self.clip_grads(info)
         opt.step()
         self.after_step()
         self.total_steps += 1

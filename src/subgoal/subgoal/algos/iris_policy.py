@@ -178,17 +178,9 @@ class IrisPolicy(GoalAgent):
         pred, _ = self.actor(x)
         return window_bc_loss(pred, batch["action"])
 
-    def update_tensors(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        loss, info = self.losses(batch)
-        opt = self.optimizer
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.world_size > 1:
-            self._allreduce_grads()
+    def clip_grads(self, info: dict[str, torch.Tensor]) -> None:
+        """LSTMs through T steps: clip the gradient norm (IRIS), logged as charts/grad_norm."""
         info["charts/grad_norm"] = nn.utils.clip_grad_norm_(self.actor.parameters(), self.config.grad_clip)
-        opt.step()
-        self.total_steps += 1
-        return info
 
     # deployment-like stepping (the same reset rule as PolicyCore) ------------------------------
     def reset(self) -> None:
