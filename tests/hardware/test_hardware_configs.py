@@ -57,3 +57,15 @@ def test_sample_move_interpolates_and_holds_the_ends():
     assert np.allclose(sample_move(mv, mv.duration + 1.0), [1.0, -0.5])
     mid = sample_move(mv, mv.duration / 2)
     assert np.allclose(mid, [0.5, -0.25], atol=1e-3)  # smoothstep is half way at half time
+
+
+def test_fci_sim_controller_box_contains_the_fr3_start_pose():
+    """The residual controller clamps every command into its workspace box: a box below the FR3's start
+    height (HOME_Q puts the flange at z 0.73, x 0.55) would yank the arm down on the first command."""
+    from subgoal.runtime.controller import ControllerConfig
+
+    node = next(n for n in load_config(ROOT / "config" / "fci_sim.yaml").nodes if n.name == "residual_controller")
+    params = {k: v for k, v in node.parameters.items() if k in ControllerConfig.__dataclass_fields__}
+    lim = ControllerConfig(**params).limits()
+    start = np.array([0.554, 0.0, 0.732])  # FR3 link7 at HOME_Q (mujoco FK of the sim's FR3 model)
+    assert np.all(start > np.array(lim.workspace_low) + 0.05) and np.all(start < np.array(lim.workspace_high) - 0.05)

@@ -15,7 +15,7 @@ from subgoal.algos.ddpgfd import DDPGfD, DDPGfDConfig
 from subgoal.algos.replay import ReplayBuffer
 from subgoal.algos.sac import SAC, SACConfig
 from subgoal.algos.td3 import TD3, TD3Config
-from subgoal.train.residual_env import OBS_DIM, ResidualEnvConfig, ResidualInsertEnv, dense_reward
+from subgoal.train.residual_env import OBS_DIM, OBS_KEYS, ResidualEnvConfig, ResidualInsertEnv, dense_reward
 
 TINY = ResidualEnvConfig(horizon=8)
 
@@ -111,7 +111,8 @@ def test_training_loop_writes_a_bundle_the_controller_runs(tmp_path):
     assert card["kind"] == "residual" and card["base_controller"]["kp"] == [1.0, 1.0, 0.3]
     model = ResidualModel(out)
     obs = {"ee_pos": np.array([0.5, 0.0, 0.12]), "ee_quat": np.array([0, 0.7071, 0.7071, 0]),
-           "goal_pos": np.array([0.5, 0.0, 0.08]), "force": np.zeros(3)}
+           "goal_pos": np.array([0.5, 0.0, 0.08]), "force": np.zeros(3), "torque": np.zeros(3)}
+    assert card["observation"]["keys"] == ["ee_pos", "goal_pos", "force", "torque"]
     r = model(obs)
     assert r.shape == (3,) and np.all(np.abs(r) <= card["action"]["scale"] + 1e-9)
     assert r[2] == 0.0  # --residual-axes xy: the exported graph leaves z to the base controller
@@ -147,7 +148,7 @@ def _poisoned_bundle(path):
         actor.net[-1].bias.fill_(float("nan"))
     write_bundle(path, name="poison", kind="residual", algorithm="test",
                  exports={"residual": OnnxExport(actor, {"obs": torch.zeros(1, OBS_DIM)}, ["action"])},
-                 observation={"keys": ["ee_pos", "goal_pos", "force"]}, action={"dim": 3, "scale": 0.005},
+                 observation={"keys": list(OBS_KEYS)}, action={"dim": 3, "scale": 0.005},
                  atol=float("inf"))
     return path
 
@@ -156,7 +157,8 @@ def test_nan_model_falls_back_to_the_base_controller_in_the_sim(tmp_path):
     from subgoal.runtime.residual_model import ResidualModel
 
     model = ResidualModel(_poisoned_bundle(tmp_path / "poison"))
-    assert np.all(np.isnan(model({"ee_pos": np.zeros(3), "goal_pos": np.zeros(3), "force": np.zeros(3)})))
+    assert np.all(np.isnan(model({"ee_pos": np.zeros(3), "goal_pos": np.zeros(3), "force": np.zeros(3),
+                                  "torque": np.zeros(3)})))
     env = ResidualInsertEnv(TINY, seed=0)
     env.reset(seed=5)
     for _ in range(TINY.horizon):
@@ -170,3 +172,70 @@ def test_nan_model_falls_back_to_the_base_controller_in_the_sim(tmp_path):
     env.reset(seed=5)
     _, _, _, over = env.step(residual_fn=lambda obs: np.array([0.05, 0.0, 0.0]))
     assert over.counts["residual_over_limit"] == 1
+
+
+def test_core_hands_the_wrench_torque_to_the_residual_and_zeros_when_stale():
+    """The residual sees the contact torque (it locates the rim contact); a stale wrench gives zeros."""
+    from subgoal.runtime.controller import ControllerConfig, ControllerCore
+
+    seen = []
+    core = ControllerCore(ControllerConfig(), residual_fn=lambda obs: seen.append(obs) or np.zeros(3))
+    q = np.array([0.0, 1.0, 0.0, 0.0])
+    core.on_ee_pose([0.5, 0.0, 0.2], q, 0.0)
+    core.on_wrench([0.0, 0.0, 14.0], 0.0, [0.25, -0.1, 0.0])
+    core.on_target([0.5, 0.0, 0.1], q, 0.0)
+    core.step(0.0)
+    assert np.allclose(seen[-1]["torque"], [0.25, -0.1, 0.0]) and np.allclose(seen[-1]["force"], [0, 0, 14])
+    core.on_ee_pose([0.5, 0.0, 0.2], q, 1.0)
+    core.on_target([0.5, 0.0, 0.1], q, 1.0)
+    core.step(1.0)  # wrench from t=0 is stale at t=1 s
+    assert np.all(seen[-1]["torque"] == 0) and np.all(seen[-1]["force"] == 0)
+
+
+def test_rim_contact_torque_points_away_from_the_hole():
+    """Why the observation holds the torque: a P-controller episode that ends stuck on the rim of the
+    tilted hole shows sign(τ_x) = −sign(rim offset y) (seed 10003: rim 3.3 mm to −y of the belief)."""
+    env = ResidualInsertEnv(ResidualEnvConfig(), seed=0)
+    env.reset(seed=10003)
+    offset_y = env.task._rim_center()[1] - env.task.belief[1]
+    for _ in range(20):
+        obs, _, _, info = env.step()
+    force, torque = obs[6:9], obs[9:12]
+    assert not info.success and force[2] > 5.0  # resting on the rim
+    assert abs(offset_y) > 0.002 and np.sign(torque[0]) == -np.sign(offset_y)
+
+
+def test_controller_config_comes_from_the_residual_card():
+    """kp and limits of the bundle's model.json reach the node config; a contradicting parameter is refused."""
+    from subgoal.runtime.controller import ControllerConfig
+    from subgoal.runtime.residual_card import CardMismatch, config_from_card
+
+    extra = {"base_controller": {"kind": "p", "kp": [1.0, 1.0, 0.3], "control_rate_hz": 20.0},
+             "limits": {"max_residual": 0.01, "residual_scale": 1.0, "max_step": 0.01, "max_lead": 0.05,
+                        "max_force": 30.0}}
+    defaults = {n: getattr(ControllerConfig(), n) for n in ControllerConfig.__dataclass_fields__}
+    cfg, taken = config_from_card(defaults, extra)
+    assert (cfg.kp_x, cfg.kp_y, cfg.kp_z, cfg.max_residual) == (1.0, 1.0, 0.3, 0.01)
+    assert any(t.startswith("kp_z = 0.3") for t in taken) and any(t.startswith("max_residual") for t in taken)
+    # agreeing explicit values and unrelated parameters pass through
+    cfg, _ = config_from_card({**defaults, "kp_z": 0.3, "max_rotation": 0.2}, extra)
+    assert cfg.kp_z == 0.3 and cfg.max_rotation == 0.2
+    with pytest.raises(CardMismatch, match=r"kp_z: parameter 0\.5 but the bundle was trained with 0\.3"):
+        config_from_card({**defaults, "kp_z": 0.5}, extra)
+    # a card without those fields changes nothing
+    assert config_from_card(defaults, {})[0] == ControllerConfig()
+
+
+def test_workspace_box_is_a_controller_parameter():
+    from subgoal.runtime.controller import ControllerConfig, ControllerCore
+
+    cfg = ControllerConfig(workspace_low=[0.2, -0.5, 0.0], workspace_high=[0.8, 0.5, 0.9])
+    assert cfg.limits().workspace_high == (0.8, 0.5, 0.9)
+    core = ControllerCore(cfg)
+    q = np.array([0.0, 1.0, 0.0, 0.0])
+    core.on_ee_pose([0.3, 0.0, 0.73], q, 0.0)  # FR3 start height: inside this box, above the default 0.55
+    core.on_target([0.3, 0.0, 0.8], q, 0.0)
+    out = core.step(0.0)
+    assert out.pose.pos[2] > 0.73 - 1e-9  # not clamped down to 0.55
+    with pytest.raises(ValueError, match="low < high"):
+        ControllerConfig(workspace_low=(0.9, 0.0, 0.0), workspace_high=(0.8, 0.5, 0.9))

@@ -3,6 +3,9 @@
 Thin shell over :class:`subgoal.runtime.controller.ControllerCore`. configure: build the core, load
 the residual bundle (refuses a wrong/missing bundle with the loader's message); activate: start
 commanding; deactivate: stop commanding (the arm's impedance controller holds the last pose).
+With a residual bundle, the P gains, rate and limits it was trained with come from its ``model.json``
+(:func:`subgoal.runtime.residual_card.config_from_card`): parameters left at their defaults take the
+card's values, a parameter that contradicts the card makes configure fail with both values named.
 ``autostart`` (default true) configures and activates at startup so `subgoal bringup` needs no
 lifecycle manager; on a robot set it false and drive the transitions from a manager.
 E-stop: ``estop`` topic (std_msgs/Bool, true latches) or ``estop`` service; ``reset_estop`` service.
@@ -41,7 +44,8 @@ class ResidualControllerNode(LifecycleNode):
             desc = ParameterDescriptor(description=f"ControllerConfig.{name}", read_only=lo_hi is None)
             if lo_hi:
                 desc.floating_point_range = [FloatingPointRange(from_value=lo_hi[0], to_value=lo_hi[1])]
-            self.declare_parameter(name, getattr(defaults, name), desc)
+            value = getattr(defaults, name)
+            self.declare_parameter(name, list(value) if isinstance(value, tuple) else value, desc)
         self.declare_parameter("residual_bundle", "", ParameterDescriptor(
             description="model bundle dir with kind 'residual' ('' = base controller only)", read_only=True))
         self.declare_parameter("frame_id", "base", ParameterDescriptor(read_only=True))
@@ -68,13 +72,19 @@ class ResidualControllerNode(LifecycleNode):
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            cfg = ControllerConfig(**{n: self.get_parameter(n).value for n in ControllerConfig.__dataclass_fields__})
+            params = {n: self.get_parameter(n).value for n in ControllerConfig.__dataclass_fields__}
+            cfg = ControllerConfig(**params)
             residual = None
             bundle = self.get_parameter("residual_bundle").value
             if bundle:
+                from subgoal.runtime.residual_card import config_from_card
                 from subgoal.runtime.residual_model import ResidualModel
 
                 residual = ResidualModel(bundle)
+                # the base controller the residual was trained on comes from its card (mismatch → refuse)
+                cfg, taken = config_from_card(params, residual.bundle.card.extra)
+                for line in taken:
+                    self.get_logger().info(line)
         except Exception as exc:  # noqa: BLE001 - any load problem must refuse the transition, with its message
             self._configure_error = str(exc)
             self.get_logger().error(f"configure failed: {exc}")
@@ -90,7 +100,8 @@ class ResidualControllerNode(LifecycleNode):
         self._subs = [
             self.create_subscription(PoseStamped, "ee_pose", self._on_ee, SENSOR_QOS),
             self.create_subscription(WrenchStamped, "ee_wrench", lambda m: c.on_wrench(
-                (m.wrench.force.x, m.wrench.force.y, m.wrench.force.z), self._now()), SENSOR_QOS),
+                (m.wrench.force.x, m.wrench.force.y, m.wrench.force.z), self._now(),
+                (m.wrench.torque.x, m.wrench.torque.y, m.wrench.torque.z)), SENSOR_QOS),
             self.create_subscription(PoseStamped, "policy/target_pose", self._on_target, COMMAND_QOS),
             self.create_subscription(Float64, "policy/gripper", lambda m: c.on_policy_gripper(m.data, self._now()),
                                      COMMAND_QOS),

@@ -1,12 +1,15 @@
 """Networks shared by the online actor-critic algorithms (SAC, TD3, DDPGfD) of residual RL.
 
 Every network starts with :class:`ResidualFeatures`: the controller observation ``concat(ee_pos,
-goal_pos, force)`` (what the deployed node feeds the residual ONNX graph, raw, in metres and newtons)
-becomes ``[(ee − goal) / 2 cm, tanh(force / 10 N), tanh(5 f_xy / (|f_z| + 1 N))]`` — the last pair is the
-tilt of the contact normal, which says on which side of the peg the hole is (a tilted rim pushes the peg
-sideways by f_z·tan(tilt), a few newtons that the plain force feature barely shows). The features live *inside* the exported graph, so
-the node needs no normalization constants, and they are translation invariant: the residual depends
-on where the peg is relative to the commanded goal, not where on the table the hole happens to be.
+goal_pos, force, torque)`` (what the deployed node feeds the residual ONNX graph, raw, in metres,
+newtons and newton-metres) becomes ``[(ee − goal) / 2 cm, tanh(force / 10 N), tanh(5 f_xy / (|f_z| + 1 N)),
+tanh(torque / 0.5 Nm), tanh(τ_xy / (|f_z| + 1 N) / 5 mm)]``. The third group is the tilt of the net
+force; the last is the lever arm of the contact, i.e. *where* under the peg the contact is: a peg
+stuck on the rim of a tilted hole is held by friction with the net force nearly vertical whichever
+side the hole is on, but the lever arm's sign says which side of the peg rests on the rim (the hole
+is on the other side). The features live *inside* the exported graph, so the node needs no
+normalization constants, and they are translation invariant: the residual depends on where the peg
+is relative to the commanded goal, not where on the table the hole happens to be.
 """
 from __future__ import annotations
 
@@ -17,16 +20,21 @@ from torch import nn
 
 POS_SCALE = 0.02  # m
 FORCE_SCALE = 10.0  # N
+TORQUE_SCALE = 0.5  # Nm
+LEVER_SCALE = 0.005  # m
 
 
 class ResidualFeatures(nn.Module):
-    feature_dim = 8
+    feature_dim = 13
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         rel = (obs[:, 0:3] - obs[:, 3:6]) / POS_SCALE
-        force = obs[:, 6:9]
-        normal_tilt = torch.tanh(5.0 * force[:, 0:2] / (force[:, 2:3].abs() + 1.0))
-        return torch.cat([rel, torch.tanh(force / FORCE_SCALE), normal_tilt], dim=1)
+        force, torque = obs[:, 6:9], obs[:, 9:12]
+        fz = force[:, 2:3].abs() + 1.0
+        normal_tilt = torch.tanh(5.0 * force[:, 0:2] / fz)
+        lever = torch.tanh(torque[:, 0:2] / fz / LEVER_SCALE)
+        return torch.cat([rel, torch.tanh(force / FORCE_SCALE), normal_tilt, torch.tanh(torque / TORQUE_SCALE),
+                          lever], dim=1)
 
 
 def mlp(inp: int, out: int, hidden: Sequence[int]) -> nn.Sequential:

@@ -36,18 +36,25 @@ class ControllerConfig:
     max_lead: float = 0.05               #: m; equilibrium kept this close to the measured EE (sim LEASH)
     max_force: float = 30.0              #: N, then back off
     stale_periods: float = 2.0
+    workspace_low: tuple[float, float, float] = SafetyLimits.workspace_low    #: command box (base frame, m)
+    workspace_high: tuple[float, float, float] = SafetyLimits.workspace_high  #: must contain the arm's start pose
 
     def __post_init__(self) -> None:
         if not self.control_rate_hz > 0:
             raise ValueError(f"control_rate_hz must be > 0, got {self.control_rate_hz!r}")
         PGains((self.kp_x, self.kp_y, self.kp_z))  # validates
+        # ROS hands arrays over as lists: keep tuples (hashable, immutable); SafetyLimits validates the box
+        self.workspace_low = tuple(float(v) for v in self.workspace_low)
+        self.workspace_high = tuple(float(v) for v in self.workspace_high)
+        self.limits()
 
     @property
     def period_s(self) -> float:
         return 1.0 / self.control_rate_hz
 
     def limits(self) -> SafetyLimits:
-        return SafetyLimits(max_step=self.max_step, max_rotation=self.max_rotation, max_lead=self.max_lead,
+        return SafetyLimits(workspace_low=self.workspace_low, workspace_high=self.workspace_high,
+                            max_step=self.max_step, max_rotation=self.max_rotation, max_lead=self.max_lead,
                             max_force=self.max_force, stale_periods=self.stale_periods)
 
 
@@ -75,6 +82,7 @@ class ControllerCore:
         self.residual_fn = residual_fn
         self.ee: Stamped | None = None
         self.force: Stamped | None = None
+        self.torque: np.ndarray | None = None  #: torque of the last wrench (stamped with ``force``)
         self.target: Stamped | None = None
         self.policy_gripper: Stamped | None = None
         self.teleop_twist: Stamped | None = None
@@ -92,8 +100,12 @@ class ControllerCore:
             self.target = None
         self.ee = Stamped(new, stamp_s)
 
-    def on_wrench(self, force, stamp_s: float) -> None:
+    def on_wrench(self, force, stamp_s: float, torque=None) -> None:
+        """External force (N) and, when the source reports it, torque (Nm about the TCP, base frame).
+        The torque says *where* a contact is (lever arm = torque / force): on a rim it tells on which
+        side of the peg the hole lies, which the residual needs and the force alone does not show."""
         self.force = Stamped(np.asarray(force, float), stamp_s)
+        self.torque = None if torque is None else np.asarray(torque, float)
 
     def on_target(self, pos, quat, stamp_s: float, source_stamp_s: float | None = None) -> None:
         """``source_stamp_s``: header stamp of the target (the camera/state stamp it was computed from),
@@ -140,8 +152,10 @@ class ControllerCore:
             tgt = self.target.value
             step = p_step(ee.pos, tgt.pos, self.gains)
             if self.residual_fn is not None:
+                fresh = force is not None
                 obs = {"ee_pos": ee.pos, "ee_quat": ee.quat, "goal_pos": tgt.pos,
-                       "force": force if force is not None else np.zeros(3)}
+                       "force": force if fresh else np.zeros(3),
+                       "torque": self.torque if fresh and self.torque is not None else np.zeros(3)}
                 try:
                     residual = self.residual_fn(obs)
                 except (ValueError, RuntimeError, FloatingPointError):

@@ -2,7 +2,7 @@
 
 A residual bundle has kind ``residual`` and one ONNX role ``residual`` whose input ``obs`` is the
 concatenation of ``card.observation["keys"]`` taken from the controller's observation dict
-(``ee_pos``, ``ee_quat``, ``goal_pos``, ``force``) and whose output ``action`` is a 3-D position step
+(``ee_pos``, ``ee_quat``, ``goal_pos``, ``force``, ``torque``) and whose output ``action`` is a 3-D position step
 in units of ``card.action["scale"]`` metres.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-OBS_KEYS = ("ee_pos", "ee_quat", "goal_pos", "force")
+OBS_KEYS = ("ee_pos", "ee_quat", "goal_pos", "force", "torque")
 
 
 class ResidualModel:

@@ -28,9 +28,12 @@ from subgoal.runtime.controller import ControllerConfig, ControllerCore
 from subgoal.sim.core import Sim
 from subgoal.sim.tasks.insert import BLOCK_H, PEG_TIP
 
-#: controller observation keys the residual network reads (its ONNX input is their concatenation)
-OBS_KEYS = ("ee_pos", "goal_pos", "force")
-OBS_DIM = 9
+#: controller observation keys the residual network reads (its ONNX input is their concatenation).
+#: ``torque`` (about the TCP) locates a contact: on the rim of a tilted hole the peg sits stuck by
+#: friction with the net force straight up whichever side the hole is on, but the torque's sign says
+#: on which side of the peg the rim is (measured: sign(τ_x) = −sign(rim offset y) on every P failure)
+OBS_KEYS = ("ee_pos", "goal_pos", "force", "torque")
+OBS_DIM = 12
 ACT_DIM = 3
 
 
@@ -132,7 +135,7 @@ class StepInfo:
 class ResidualInsertEnv:
     """Minimal gym-like env (``reset(seed) -> obs``, ``step(action) -> obs, reward, done, info``).
 
-    ``obs`` is the float32 vector ``concat(ee_pos, goal_pos, force)``; ``action`` in [-1, 1]^3 is the
+    ``obs`` is the float32 vector ``concat(ee_pos, goal_pos, force, torque)``; ``action`` in [-1, 1]^3 is the
     residual in units of ``residual_scale`` metres. ``residual_fn`` may replace the action by a callable
     on the controller's observation dict (evaluation through ONNX, the deployed path).
     """
@@ -162,7 +165,8 @@ class ResidualInsertEnv:
 
     def obs_dict(self) -> dict[str, np.ndarray]:
         pos, quat = self.sim.ee_pose()
-        return {"ee_pos": pos, "ee_quat": quat, "goal_pos": self._goal, "force": self.sim.ee_wrench()[0]}
+        force, torque = self.sim.ee_wrench()
+        return {"ee_pos": pos, "ee_quat": quat, "goal_pos": self._goal, "force": force, "torque": torque}
 
     @staticmethod
     def vector(obs: dict[str, np.ndarray]) -> np.ndarray:
@@ -193,7 +197,7 @@ class ResidualInsertEnv:
         now = sim.time
         obs = self._obs
         core.on_ee_pose(obs["ee_pos"], obs["ee_quat"], now)
-        core.on_wrench(obs["force"], now)
+        core.on_wrench(obs["force"], now, obs["torque"])
         core.on_target(self._goal, self._quat, now)
         out = core.step(now)
         if out.pose is not None:
