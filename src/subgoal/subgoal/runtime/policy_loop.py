@@ -22,6 +22,8 @@ class PolicyLoopConfig:
     stale_periods: float = 2.0     #: an observation older than this many periods is not used
     max_reference_offset: float = 0.06  #: m; a commanded equilibrium farther than this from the measured
                                         #: EE is not the arm's (the controller keeps a 5 cm leash): use the EE
+    leash: float = 0.05                 #: m; a target is kept this close to the measured EE (``Sim.apply_action``'s
+                                        #: LEASH): what the datasets' equilibrium deltas were recorded under
 
     def __post_init__(self) -> None:
         if not self.rate_hz > 0 or not self.stale_periods > 0:
@@ -45,6 +47,7 @@ class PolicyLoop:
         self._obs: dict[str, tuple[np.ndarray, float, float]] = {}  # key -> (value, received_s, header_s)
         self._goal: np.ndarray | None = None
         self._ref: tuple[np.ndarray, float] | None = None
+        self._last_target: tuple[np.ndarray, float] | None = None  # (position, time sent)
 
     def on_obs(self, values: dict[str, np.ndarray], received_s: float, header_s: float) -> None:
         for k, v in values.items():
@@ -52,7 +55,8 @@ class PolicyLoop:
 
     def on_reference(self, pos: np.ndarray, received_s: float) -> None:
         """The equilibrium the controller last commanded: datasets record actions as *equilibrium*
-        deltas (``subgoal dataset build``, ``Sim.apply_action``), so the target is reference + delta."""
+        deltas (``subgoal dataset build``, ``Sim.apply_action``), so the target is reference + delta.
+        Used when this loop has no fresh target of its own (episode start, after a pause or teleop)."""
         self._ref = (np.asarray(pos, np.float32).reshape(3), received_s)
 
     def on_goal(self, goal: np.ndarray) -> None:
@@ -65,6 +69,7 @@ class PolicyLoop:
         """A new episode (after a reset / home move): no goal and no commanded reference until new ones arrive."""
         self._goal = None
         self._ref = None
+        self._last_target = None
         self.core.reset()  # a recurrent policy (IRIS LSTM) starts the episode from a fresh state
 
     def step(self, now_s: float) -> PolicyStep:
@@ -89,13 +94,35 @@ class PolicyLoop:
         except PolicyOutputError:
             return self._skip("output_nonfinite")
         ee = self._obs.get("ee_pos", (None,))[0]
-        if self._ref is not None and now_s - self._ref[1] <= max_age and cmd.target_pos is not None and \
-                (ee is None or np.linalg.norm(self._ref[0] - np.asarray(ee).reshape(-1)[:3]) <= self.config.max_reference_offset):
-            cmd = dataclasses.replace(cmd, target_pos=self._ref[0] + cmd.delta_pos)
-        else:  # no recent command, or one from before the arm was moved (reset): measured EE
-            self.counts["target_from_measured_ee"] += 1
+        ee = None if ee is None else np.asarray(ee, np.float32).reshape(-1)[:3]
+        if cmd.target_pos is not None:
+            base = self._reference(now_s, max_age, ee)
+            target = base + cmd.delta_pos
+            if ee is not None:  # the leash: pushing into a wall must not wind the target up
+                lead = target - ee
+                dist = float(np.linalg.norm(lead))
+                if dist > self.config.leash:
+                    target = ee + lead * (self.config.leash / dist)
+                    self.counts["target_leashed"] += 1
+            cmd = dataclasses.replace(cmd, target_pos=target.astype(np.float32))
+            self._last_target = (cmd.target_pos, now_s)
         self.counts["ok"] += 1
         return PolicyStep(cmd, "ok", max(stamps) if stamps else None)
+
+    def _reference(self, now_s: float, max_age: float, ee: np.ndarray | None) -> np.ndarray:
+        """Where this step's delta starts. The datasets' deltas chain equilibrium to equilibrium
+        (``eq[t+1] = eq[t] + delta[t]``); the controller's published equilibrium trails this loop's
+        last target by its step limit and one message hop, and chaining from it drops part of every
+        delta (in-process replica of the drawer stack: 9/10 -> 3/10 with the reference one 20 Hz
+        period late). So: this loop's own last target while it is fresh, else the controller's
+        commanded equilibrium, else (after a reset/home move, or nothing heard) the measured EE."""
+        near = lambda p: ee is None or float(np.linalg.norm(p - ee)) <= self.config.max_reference_offset  # noqa: E731
+        if self._last_target is not None and now_s - self._last_target[1] <= max_age and near(self._last_target[0]):
+            return self._last_target[0]
+        if self._ref is not None and now_s - self._ref[1] <= max_age and near(self._ref[0]):
+            return self._ref[0]
+        self.counts["target_from_measured_ee"] += 1
+        return ee if ee is not None else np.zeros(3, np.float32)
 
     def _skip(self, reason: str) -> PolicyStep:
         self.counts[reason] += 1
