@@ -37,6 +37,7 @@ class BC(GoalAgent):
     """Goal-conditioned BC over obs ⊕ goal."""
 
     name = "bc"
+    supports_goal_frame = True
 
     def __init__(self, config: BCConfig, obs_dim: int, goal_dim: int, act_dim: int,
                  device: str | torch.device = "cpu") -> None:
@@ -45,7 +46,8 @@ class BC(GoalAgent):
 
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = self.x(batch["obs"], batch["goal"])
-        loss, info = bc_loss(self.actor.log_prob(x, batch["action"]))
+        action = self.batch_action(batch)
+        loss, info = bc_loss(self.actor.log_prob(x, action))
         with torch.no_grad():
-            info["charts/action_mse"] = (self.actor.mean(x) - batch["action"]).pow(2).mean()
+            info["charts/action_mse"] = (self.actor.mean(x) - action).pow(2).mean()
         return loss, info

@@ -94,10 +94,25 @@ class GoalAgent:
 
     def set_normalization(self, obs: np.ndarray, goals: np.ndarray) -> None:
         """Fix input statistics from the dataset (observations and achieved goals)."""
-        self.normalizer.set_stats(obs.mean(0), obs.std(0), goals.mean(0), goals.std(0))
+        self.normalizer.set_stats_from_data(obs, goals)
 
     def x(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         return self.normalizer(obs, goal)
+
+    def batch_action(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The batch's (normalized) dataset action in the networks' action frame (the normalizer's)."""
+        return self.normalizer.action_in(batch["obs"], batch["goal"], batch["action"])
+
+    def use_goal_frame(self, ee_idx: Sequence[int], obj_idx: Sequence[int]) -> None:
+        """Switch to object-goal-frame inputs/actions (``subgoal.models.goal_frame``); before set_normalization.
+        Only agents whose losses take actions through ``batch_action`` support it."""
+        from subgoal.models.goal_frame import GoalFrameNormalizer
+        if not self.supports_goal_frame:
+            raise ValueError(f"{self.name}: --frame object_goal is supported by iql and bc only")
+        self.normalizer = GoalFrameNormalizer(self.obs_dim, self.goal_dim, ee_idx, obj_idx).to(self.device)
+
+    #: True where ``losses`` reads actions through ``batch_action`` (frame-aware)
+    supports_goal_frame = False
 
     def update_tensors(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One gradient step; returns detached metric tensors (no host sync)."""
@@ -155,7 +170,7 @@ class GoalAgent:
         """Deterministic normalized action(s) in [-1, 1] for raw obs/goal arrays (eval without ONNX)."""
         o = torch.as_tensor(np.atleast_2d(obs), dtype=torch.float32, device=self.device)
         g = torch.as_tensor(np.atleast_2d(goal), dtype=torch.float32, device=self.device)
-        a = self.actor.mean(self.x(o, g)).cpu().numpy()
+        a = self.normalizer.action_out(o, g, self.actor.mean(self.x(o, g))).cpu().numpy()
         return a if np.ndim(obs) > 1 else a[0]
 
     def export_graphs(self, probe_obs: np.ndarray | None = None, probe_goal: np.ndarray | None = None) -> dict[str, Any]:

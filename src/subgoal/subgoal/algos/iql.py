@@ -81,6 +81,7 @@ class IQL(GoalAgent):
     """Goal-conditioned IQL over obs ⊕ goal (see module docstring)."""
 
     name = "iql"
+    supports_goal_frame = True
 
     def __init__(self, config: IQLConfig, obs_dim: int, goal_dim: int, act_dim: int,
                  device: str | torch.device = "cpu") -> None:
@@ -103,14 +104,15 @@ class IQL(GoalAgent):
     def losses(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.config
         x = self.x(batch["obs"], batch["goal"])
+        action = self.batch_action(batch)
         with torch.no_grad():
             x_next = self.x(batch["next_obs"], batch["goal"])
-            target_q = self.qf_target(x, batch["action"]).min(0).values
+            target_q = self.qf_target(x, action).min(0).values
             next_v = self.vf(x_next)
             td_target = batch["reward"] + c.discount * (1.0 - batch["done"]) * next_v
         v_loss, v_info = value_loss(target_q, self.vf(x), c.expectile)
-        q_loss, q_info = critic_loss(self.qf(x, batch["action"]), td_target)
-        pi_loss, pi_info = awr_policy_loss(self.actor.log_prob(x, batch["action"]), v_info.pop("_adv"),
+        q_loss, q_info = critic_loss(self.qf(x, action), td_target)
+        pi_loss, pi_info = awr_policy_loss(self.actor.log_prob(x, action), v_info.pop("_adv"),
                                            c.beta, c.max_weight)
         return v_loss + q_loss + pi_loss, {**v_info, **q_info, **pi_info}
 

@@ -95,6 +95,18 @@ class InputNormalizer(nn.Module):
     def forward(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
         return torch.cat([(obs - self.obs_mean) / self.obs_std, (goal - self.goal_mean) / self.goal_std], -1)
 
+    def action_in(self, obs: torch.Tensor, goal: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Dataset action → the networks' action frame (identity here; ``GoalFrameNormalizer`` rotates)."""
+        return action
+
+    def action_out(self, obs: torch.Tensor, goal: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """Network action → dataset action frame (identity here)."""
+        return action
+
+    def set_stats_from_data(self, obs, goals) -> None:
+        """Statistics from dataset observations and achieved goals."""
+        self.set_stats(obs.mean(0), obs.std(0), goals.mean(0), goals.std(0))
+
 
 class GaussianPolicy(nn.Module):
     """π(a | s, g) = N(tanh(f(x)), exp(log_std)) on normalized actions in [-1, 1]; x = normalized (s ⊕ g)."""
@@ -150,7 +162,7 @@ class ExportPolicy(nn.Module):
         self.normalizer, self.policy = normalizer, policy
 
     def forward(self, obs: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
-        return self.policy.mean(self.normalizer(obs, goal))
+        return self.normalizer.action_out(obs, goal, self.policy.mean(self.normalizer(obs, goal)))
 
 
 class ExportValue(nn.Module):

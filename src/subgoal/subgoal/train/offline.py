@@ -78,6 +78,9 @@ class RunConfig:
     """declared lower bound of every action dim (file attr data.action_low overrides); outside = error"""
     action_high: float = 1.0
     """declared upper bound of every action dim (file attr data.action_high overrides)"""
+    frame: Literal["world", "object_goal"] = "world"
+    """input/action frame: world, or object_goal (origin at the object, x toward the goal; EE and action xy
+    rotated into it, in the graph) for planar object-to-goal tasks such as push (iql and bc only)"""
     steps: int = 100_000
     """gradient steps"""
     batch_size: int = 256
@@ -297,7 +300,7 @@ def _card_meta(data: GoalDataset, run: RunConfig, agent: Any) -> dict[str, Any]:
                             "image_key": run.image_key, "goal_image_key": run.goal_image_key}}
                if run.encoder is not None else {}),
             "goal_key": data.info.get("commanded_key"), "achieved_key": data.info.get("achieved_key"),
-            "goal_dim": data.goal_dim,
+            "goal_dim": data.goal_dim, "frame": run.frame,
             "normalization": {"in_graph": True, "obs_mean": norm.obs_mean.tolist(), "obs_std": norm.obs_std.tolist(),
                               "goal_mean": norm.goal_mean.tolist(), "goal_std": norm.goal_std.tolist()},
         },
@@ -333,6 +336,8 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     log.info("%s: %d episodes, %d transitions, obs %d + goal %d -> action %d", run.dataset,
              data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
     agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
+    if run.frame != "world":
+        _use_frame(agent, data.obs_keys, data.obs_dims, data.info["achieved_key"])
     agent.set_normalization(data.obs, data.achieved_next)
     if world > 1:  # each rank draws its own batches
         rng = np.random.default_rng([run.seed, rank])
@@ -414,6 +419,15 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     return metrics
 
 
+def _use_frame(agent: Any, obs_keys: list[str], obs_dims: dict[str, int], achieved_key: str) -> None:
+    """Object-goal frame (``subgoal.models.goal_frame``): EE = ``ee_pos``, object = ``achieved_key[:3]``."""
+    from subgoal.models.goal_frame import frame_indices
+    try:
+        agent.use_goal_frame(*frame_indices(obs_keys, obs_dims, achieved_key))
+    except ValueError as exc:
+        raise ConfigError(f"frame=object_goal: {exc}") from exc
+
+
 def _without_nproc(argv: list[str]) -> list[str]:
     """argv minus ``--nproc N``: torchrun's own parser would take it for its --nproc-per-node
     (ranks read the world size from the environment instead)."""
@@ -472,6 +486,9 @@ def export_from_checkpoint(checkpoint_dir: str | Path, out: str | Path) -> Any:
     algo_cfg = cfg_cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg["algo"].items() if k in fields})
     dims = cfg["dims"]
     agent = make_agent(algo, algo_cfg, dims["obs"], dims["goal"], dims["act"])
+    if cfg.get("run", {}).get("frame", "world") != "world":
+        obs_card = cfg["card"]["observation"]
+        _use_frame(agent, obs_card["keys"], obs_card["dims"], obs_card["achieved_key"])
     state = load_checkpoint(run_dir, modules=agent.modules(), optimizers={}, restore_rng=False)
     agent.train_mode(False)
     metrics = {"train/steps": int(state["counters"].get("step", 0))}
