@@ -24,10 +24,14 @@ class PolicyLoopConfig:
                                         #: EE is not the arm's (the controller keeps a 5 cm leash): use the EE
     leash: float = 0.05                 #: m; a target is kept this close to the measured EE (``Sim.apply_action``'s
                                         #: LEASH): what the datasets' equilibrium deltas were recorded under
+    reference: str = "own_target"       #: where deltas chain from: own_target (see ``_reference``) | controller
+                                        #: (the controller's published equilibrium only: an ablation)
 
     def __post_init__(self) -> None:
         if not self.rate_hz > 0 or not self.stale_periods > 0:
             raise ValueError(f"rate_hz and stale_periods must be > 0, got {self.rate_hz!r}, {self.stale_periods!r}")
+        if self.reference not in ("own_target", "controller"):
+            raise ValueError(f"reference must be 'own_target' or 'controller', got {self.reference!r}")
 
 
 @dataclass
@@ -113,11 +117,11 @@ class PolicyLoop:
         """Where this step's delta starts. The datasets' deltas chain equilibrium to equilibrium
         (``eq[t+1] = eq[t] + delta[t]``); the controller's published equilibrium trails this loop's
         last target by its step limit and one message hop, and chaining from it drops part of every
-        delta (in-process replica of the drawer stack: 9/10 -> 3/10 with the reference one 20 Hz
-        period late). So: this loop's own last target while it is fresh, else the controller's
+        delta (``subgoal.evaluation.stack_replica`` of the drawer stack, 30 episodes, one 20 Hz period
+        of latency: 1/30 chaining from the controller's equilibrium, 17/30 from the own target). So: this loop's own last target while it is fresh, else the controller's
         commanded equilibrium, else (after a reset/home move, or nothing heard) the measured EE."""
         near = lambda p: ee is None or float(np.linalg.norm(p - ee)) <= self.config.max_reference_offset  # noqa: E731
-        if self._last_target is not None and now_s - self._last_target[1] <= max_age and near(self._last_target[0]):
+        if self.config.reference == "own_target" and self._last_target is not None and now_s - self._last_target[1] <= max_age and near(self._last_target[0]):
             return self._last_target[0]
         if self._ref is not None and now_s - self._ref[1] <= max_age and near(self._ref[0]):
             return self._ref[0]
