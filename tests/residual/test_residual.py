@@ -239,3 +239,20 @@ def test_workspace_box_is_a_controller_parameter():
     assert out.pose.pos[2] > 0.73 - 1e-9  # not clamped down to 0.55
     with pytest.raises(ValueError, match="low < high"):
         ControllerConfig(workspace_low=(0.9, 0.0, 0.0), workspace_high=(0.8, 0.5, 0.9))
+
+
+def test_eval_only_env_takes_base_and_limits_from_the_card():
+    """A 1 cm-residual bundle evaluated with the CLI defaults (max_residual 1 cm) would have its residuals
+    dropped as over the limit; the eval env takes kp, limits and scale from the card instead."""
+    from types import SimpleNamespace
+
+    from subgoal.train.residual import env_config_for_bundle
+
+    card = SimpleNamespace(extra={"base_controller": {"kp": [1.0, 1.0, 0.3], "base": True},
+                                  "limits": {"max_residual": 0.02, "max_step": 0.01}}, action={"scale": 0.01})
+    cfg = env_config_for_bundle(ResidualEnvConfig(tilt=0.05), card)
+    assert (cfg.max_residual, cfg.residual_scale, tuple(cfg.kp), cfg.base, cfg.tilt) == (0.02, 0.01, (1.0, 1.0, 0.3), True, 0.05)
+    nobase = SimpleNamespace(extra={"base_controller": {"kp": [0.0, 0.0, 0.0], "base": False},
+                                    "limits": {"max_residual": 0.035}}, action={"scale": 0.02})
+    cfg = env_config_for_bundle(ResidualEnvConfig(), nobase)
+    assert cfg.base is False and cfg.controller_config().kp_x == 0.0 and cfg.max_residual == 0.035

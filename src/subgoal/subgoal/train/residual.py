@@ -302,6 +302,24 @@ def train(cfg: RunConfig, env_cfg: ResidualEnvConfig, command: str = "") -> dict
     return result
 
 
+def env_config_for_bundle(env_cfg: ResidualEnvConfig, card) -> ResidualEnvConfig:
+    """The env a bundle is evaluated in: base controller, limits and residual scale from its card
+    (what the node runs), the task knobs (noise, tilt, ...) from the command line. Without this a
+    bundle trained with a 1 cm residual would be evaluated under the 5 mm default ``max_residual`` and
+    have its residuals dropped as over the limit."""
+    import dataclasses
+
+    from subgoal.runtime.residual_card import card_controller_values
+
+    v = card_controller_values(card.extra)
+    base = (card.extra.get("base_controller") or {}).get("base", env_cfg.base)
+    kp = (v["kp_x"], v["kp_y"], v["kp_z"]) if "kp_x" in v and base else env_cfg.kp
+    return dataclasses.replace(env_cfg, kp=kp, base=bool(base),
+                               max_residual=v.get("max_residual", env_cfg.max_residual),
+                               max_step=v.get("max_step", env_cfg.max_step),
+                               residual_scale=float((card.action or {}).get("scale", env_cfg.residual_scale)))
+
+
 def _bundle_fn(bundle: Path | str) -> ResidualFn:
     from subgoal.runtime.residual_model import ResidualModel
     return ResidualModel(bundle)
@@ -483,8 +501,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(cfg.threads)
         from subgoal.bundle import BundleError
         try:
-            _bundle_fn(args.eval_only)
-        except (BundleError, OSError) as exc:
+            env_cfg = env_config_for_bundle(env_cfg, _bundle_fn(args.eval_only).bundle.card)
+        except (BundleError, OSError, ValueError) as exc:
             print(f"subgoal train residual --eval-only: {exc}", file=sys.stderr)
             return 2
         out_dir = Path(cfg.run_dir) if cfg.run_dir else Path("runs") / (Path(args.eval_only).name + "_eval")
