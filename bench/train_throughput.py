@@ -58,6 +58,37 @@ def ours(steps: int, warmup: int, threads: int, n: int = 20000) -> dict:
     return {"steps": steps, "seconds": dt, "steps_per_s": steps / dt}
 
 
+def matmul_floor(threads: int, rounds: int = 20) -> dict:
+    """Steps/s if a step were nothing but its GEMMs: every matrix product of one IQL update at these
+    shapes (forward: actor, V(s), V(s'), 2 critics, 2 target critics; backward: weight and input grads
+    of actor, V and the 2 critics), timed alone with preallocated outputs, best of ``rounds``.
+
+    At 2×256 MLPs and batch 256 the update is ~0.55 GFLOP, so this is the ceiling for *any* fp32
+    implementation on this CPU at this thread count; ours/floor says how much framework overhead is left."""
+    import torch
+
+    torch.set_num_threads(threads)
+    h, b, x_in, q_in = 256, BATCH, OBS + GOAL, OBS + GOAL + ACT
+    shapes: list[tuple[int, int, int]] = []  # (m, k, n): (m, k) @ (k, n)
+    nets = [(x_in, ACT, 1, True), (x_in, 1, 2, False), (x_in, 1, 1, True), (q_in, 1, 2, True), (q_in, 1, 2, False)]
+    for d_in, d_out, count, grad in nets:  # (input, output, how many forwards, with backward)
+        for _ in range(count):
+            shapes += [(b, d_in, h), (b, h, h), (b, h, d_out)]
+            if grad:
+                shapes += [(h, b, d_out), (b, d_out, h), (h, b, h), (b, h, h), (d_in, b, h)]
+    mats = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)) for m, k, n in shapes]
+    flop = sum(2 * m * k * n for m, k, n in shapes)
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(5):
+            for a, w, o in mats:
+                torch.mm(a, w, out=o)
+        best = min(best, (time.perf_counter() - t0) / 5)
+    return {"gflop_per_step": flop / 1e9, "gemm_seconds_per_step": best, "gflop_per_s": flop / best / 1e9,
+            "floor_steps_per_s": 1.0 / best}
+
+
 def peer(steps: int, warmup: int, threads: int) -> dict:
     if not PEER_PY.exists():
         return {"error": f"{PEER_PY} missing (see this script's docstring)"}
@@ -84,15 +115,17 @@ def main() -> int:
         if not a.no_peer:
             rounds_peer.append(peer(a.steps, a.warmup, a.threads))
     best_ours = max(r["steps_per_s"] for r in rounds_ours)
+    floor = matmul_floor(a.threads)
     out = {"bench": "train_throughput", "algo": "iql", "shapes": {"obs": OBS, "goal": GOAL, "act": ACT, "batch": BATCH,
                                                                   "hidden": [256, 256]},
            "threads": a.threads, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
-           "python": platform.python_version(), "ours_steps_per_s": best_ours, "ours_rounds": rounds_ours}
+           "python": platform.python_version(), "ours_steps_per_s": best_ours, "ours_rounds": rounds_ours,
+           "gemm_floor": floor, "ours_vs_floor": best_ours / floor["floor_steps_per_s"]}
     ok_peer = [r for r in rounds_peer if "steps_per_s" in r]
     if ok_peer:
         best_peer = max(r["steps_per_s"] for r in ok_peer)
         out.update(peer="d3rlpy " + ok_peer[0]["version"], peer_steps_per_s=best_peer, peer_rounds=rounds_peer,
-                   ratio=best_ours / best_peer)
+                   ratio=best_ours / best_peer, ratio_ceiling=floor["floor_steps_per_s"] / best_peer)
     elif rounds_peer:
         out["peer_error"] = rounds_peer[0].get("error")
     print(json.dumps(out))

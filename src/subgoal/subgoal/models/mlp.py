@@ -64,12 +64,24 @@ class EnsembleMLP(nn.Module):
         self.layers = nn.ModuleList(EnsembleLinear(ensemble, a, b) for a, b in zip(dims[:-1], dims[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.unsqueeze(0).expand(self.ensemble, *x.shape)
-        for i, layer in enumerate(self.layers):
-            h = layer(h)
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        return h
+        """Members one after another with 2-D ``addmm`` on slices of the stacked weights.
+
+        Measured on the 2-core AMD CPU (torch 2.13, MKL): the batched ``baddbmm`` path ran ~2x slower per
+        FLOP than plain GEMMs, its broadcast bias was materialized by a (E, B, H) copy every layer and ReLU
+        on the (E, B, H) outputs was several times slower than on (B, H). ``unbind`` (not indexing) keeps
+        the backward to one ``stack`` per parameter. Parameters, init and checkpoints are unchanged."""
+        last = len(self.layers) - 1
+        ws = [layer.weight.unbind(0) for layer in self.layers]
+        bs = [layer.bias.unbind(0) for layer in self.layers]
+        outs = []
+        for e in range(self.ensemble):
+            h = x
+            for i in range(len(self.layers)):
+                h = torch.addmm(bs[i][e], h, ws[i][e])  # bias (1, out) broadcasts over the batch
+                if i < last:
+                    h = torch.relu(h)
+            outs.append(h)
+        return torch.stack(outs)
 
 
 class InputNormalizer(nn.Module):
