@@ -113,3 +113,11 @@ def test_robomimic_key_names_load_through_the_key_map(hdf5):
         load_goal_dataset(hdf5, obs_keys=("ee_pos",))
     ds = load_goal_dataset(hdf5, obs_keys=("ee_pos",), key_map="robomimic")
     assert ds.obs.shape == (60, 2) and ds.info["achieved_key"] == "ee_pos"
+
+
+def test_object_goal_frame_needs_an_ee_and_object_position(hdf5, tmp_path, caplog, monkeypatch):
+    """The point mass has a 2-D ``ee_pos`` and no object: --frame object_goal is a clear error, exit 2."""
+    argv = _argv("iql", hdf5, tmp_path, "--frame", "object_goal")
+    monkeypatch.setattr("sys.argv", ["subgoal", *argv])
+    assert main(argv) == 2
+    assert "frame=object_goal" in caplog.text and "ee_pos" in caplog.text

@@ -202,6 +202,10 @@ def load_offline_init(path: str | Path, algo: str | None = None, device: str = "
     algo_cfg = cfg_cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in cfg["algo"].items() if k in keep})
     dims = cfg["dims"]
     agent = make_agent(algo, algo_cfg, int(dims["obs"]), int(dims["goal"]), int(dims["act"]), device)
+    if cfg.get("run", {}).get("frame", "world") != "world":  # same inputs as the init (or a clear refusal)
+        from subgoal.train.offline import use_frame
+        obs_card = cfg["card"]["observation"]
+        use_frame(agent, obs_card["keys"], obs_card["dims"], obs_card["achieved_key"])
     state = json.loads((run_dir / CHECKPOINT_DIRNAME / "state.json").read_text())
     available = set(state.get("modules", []))
     wanted = agent.modules()

@@ -337,7 +337,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
              data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
     agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
     if run.frame != "world":
-        _use_frame(agent, data.obs_keys, data.obs_dims, data.info["achieved_key"])
+        use_frame(agent, data.obs_keys, data.obs_dims, data.info["achieved_key"])
     agent.set_normalization(data.obs, data.achieved_next)
     if world > 1:  # each rank draws its own batches
         rng = np.random.default_rng([run.seed, rank])
@@ -419,7 +419,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     return metrics
 
 
-def _use_frame(agent: Any, obs_keys: list[str], obs_dims: dict[str, int], achieved_key: str) -> None:
+def use_frame(agent: Any, obs_keys: list[str], obs_dims: dict[str, int], achieved_key: str) -> None:
     """Object-goal frame (``subgoal.models.goal_frame``): EE = ``ee_pos``, object = ``achieved_key[:3]``."""
     from subgoal.models.goal_frame import frame_indices
     try:
@@ -488,7 +488,7 @@ def export_from_checkpoint(checkpoint_dir: str | Path, out: str | Path) -> Any:
     agent = make_agent(algo, algo_cfg, dims["obs"], dims["goal"], dims["act"])
     if cfg.get("run", {}).get("frame", "world") != "world":
         obs_card = cfg["card"]["observation"]
-        _use_frame(agent, obs_card["keys"], obs_card["dims"], obs_card["achieved_key"])
+        use_frame(agent, obs_card["keys"], obs_card["dims"], obs_card["achieved_key"])
     state = load_checkpoint(run_dir, modules=agent.modules(), optimizers={}, restore_rng=False)
     agent.train_mode(False)
     metrics = {"train/steps": int(state["counters"].get("step", 0))}
