@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # `make pipeline`: data -> dataset -> train -> export -> evaluate, timing each stage (2 CPU cores, no GPU).
-#   1. record demos over ROS 2 (sim + scripted teleop + recorder -> rosbag2 MCAP), build an HDF5 from the bags
-#      (proves the recording path end to end; PIPELINE_ROS_EPISODES, default 10)
-#   2. scripted-expert demos straight from the sim for training volume (same keys and units; PIPELINE_EPISODES=200)
-#   3. train the reach policy (IQL, 20k steps) and export the ONNX bundle, with a 50-episode direct sim evaluation
-#   4. evaluate the bundle in the full ROS 2 stack over DDS (PIPELINE_EVAL_EPISODES=20)
-# Output: data/pipeline/ (bags, datasets, models, reports). The shipped models/reach_iql came from steps 2-3.
+# Every shipped bundle of `make demo` is retrained here from scratch with the command in its model card,
+# evaluated the way the card was, and compared with the shipped number (margin below).
+#   reach:  1. record demos over ROS 2 (sim + scripted teleop + recorder -> rosbag2 MCAP), build an HDF5 from the bags
+#              (proves the recording path end to end; PIPELINE_ROS_EPISODES, default 10)
+#           2. scripted-expert demos straight from the sim for training volume (same keys and units; PIPELINE_EPISODES=200)
+#           3. IQL (20k steps) + export, direct sim evaluation (PIPELINE_DIRECT_EPISODES=50)
+#           4. the full ROS 2 stack over DDS (config/sim.yaml with the new bundle; PIPELINE_EVAL_EPISODES=20)
+#   drawer_object, hierarchical (PIPELINE_DRAWER=0 skips):
+#           5. 200 scripted-expert demos at p=0.3 + the 8-d plan state
+#           6. IQL with plan-state goals (10k steps) and the PTP subgoal generators (3k steps), exported
+#           7. direct evaluation (PIPELINE_DIRECT_EPISODES=50) of PTP-guided IQL (seeds 20000-20049, as the card)
+#           8. the stack over DDS (config/demo_drawer.yaml with the new bundles; PIPELINE_EVAL_EPISODES)
+# Output: data/pipeline/ (bags, datasets, models, reports). Last line: each retrained number next to the shipped
+# one, "ok" when within PIPELINE_MARGIN points (default 15: two 50-episode rates near 60% differ by more than
+# 14 points in 5% of reruns by chance alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${PIPELINE_OUT:-data/pipeline}
@@ -13,26 +22,65 @@ ROS_EPISODES=${PIPELINE_ROS_EPISODES:-10}
 EPISODES=${PIPELINE_EPISODES:-200}
 EVAL_EPISODES=${PIPELINE_EVAL_EPISODES:-20}
 STEPS=${PIPELINE_STEPS:-20000}
+DRAWER=${PIPELINE_DRAWER:-1}
+DRAWER_STEPS=${PIPELINE_DRAWER_STEPS:-10000}
+PTP_STEPS=${PIPELINE_PTP_STEPS:-3000}
+MARGIN=${PIPELINE_MARGIN:-15}
+DIRECT_EPISODES=${PIPELINE_DIRECT_EPISODES:-50}
 mkdir -p "$OUT"
 declare -A T
-stage() { local name=$1; shift; local t0=$SECONDS; echo "== $name: $*"; "$@"; T[$name]=$((SECONDS - t0)); echo "== $name: ${T[$name]} s"; }
+ORDER=()
+stage() { local name=$1; shift; local t0=$SECONDS; echo "== $name: $*"; "$@"; T[$name]=$((SECONDS - t0)); ORDER+=("$name"); echo "== $name: ${T[$name]} s"; }
 
+# ---------------------------------------------------------------------------------------------- reach
 stage record subgoal record --task reach --episodes "$ROS_EPISODES" --p 0.3 --out "$OUT/bags/reach" --no-progress
 stage build subgoal dataset build "$OUT/bags/reach" -o "$OUT/reach_ros.hdf5" --skip-bad --force
 subgoal dataset info "$OUT/reach_ros.hdf5" | head -20
 stage collect subgoal dataset collect -o "$OUT/reach_p03.hdf5" --task reach --episodes "$EPISODES" --p 0.3 --seed 0 --force
 stage train subgoal train iql --dataset "$OUT/reach_p03.hdf5" --obs state --out "$OUT/models/reach_iql" \
-  --run-dir "$OUT/runs/reach_iql" --steps "$STEPS" --threads 1 --eval-task reach --eval-episodes 50 --no-progress-bar
+  --run-dir "$OUT/runs/reach_iql" --steps "$STEPS" --threads 1 --eval-task reach --eval-episodes "$DIRECT_EPISODES" --no-progress-bar
 sed "s|models/reach_iql|$OUT/models/reach_iql|" config/sim.yaml > "$OUT/sim.yaml"
 stage eval subgoal eval --config "$OUT/sim.yaml" --task reach --episodes "$EVAL_EPISODES" --seed 9999 \
   --out "$OUT/reports/reach" --no-progress
-echo "pipeline stage times (s): $(for k in record build collect train eval; do printf '%s=%s ' "$k" "${T[$k]}"; done)"
-python - "$OUT" <<'PY'
+
+# ---------------------------------------------------------------------------------------------- drawer
+if [ "$DRAWER" != 0 ]; then
+  D="$OUT/drawer_p03.hdf5"
+  stage drawer_collect subgoal dataset collect -o "$D" --task drawer_object --episodes "$EPISODES" --p 0.3 --seed 0 --force
+  python -m subgoal.planning.sim_guided_eval add-plan-state "$D"
+  stage drawer_iql subgoal train iql --dataset "$D" --obs state --goal-key plan_state --achieved-key plan_state \
+    --keep 0 --future 0.7 --uniform 0.3 --eps 0.05 --out "$OUT/models/drawer_iql" --run-dir "$OUT/runs/drawer_iql" \
+    --steps "$DRAWER_STEPS" --threads 1 --no-progress-bar
+  stage drawer_ptp subgoal train ptp --dataset "$D" --obs-key plan_state --horizons 40 20 10 --steps "$PTP_STEPS" \
+    --out "$OUT/models/drawer_ptp"
+  stage drawer_direct python -m subgoal.planning.sim_guided_eval eval --policy "$OUT/models/drawer_iql" \
+    --ptp "$OUT/models/drawer_ptp" --episodes "$DIRECT_EPISODES" --seed 20000 --budget 150 --num-subgoals 3 --levels 2 \
+    --num-samples 512 --only ptp --out "$OUT/reports/drawer_guided"
+  sed -e "s|models/drawer_iql|$OUT/models/drawer_iql|" -e "s|models/drawer_ptp|$OUT/models/drawer_ptp|" \
+    config/demo_drawer.yaml > "$OUT/demo_drawer.yaml"
+  stage drawer_stack subgoal eval --config "$OUT/demo_drawer.yaml" --task drawer_object --episodes "$EVAL_EPISODES" \
+    --seed 19999 --max-episode-s 15 --out "$OUT/reports/drawer_stack" --no-progress
+fi
+
+echo "pipeline stage times (s): $(for k in "${ORDER[@]}"; do printf '%s=%s ' "$k" "${T[$k]}"; done)"
+python - "$OUT" "$DRAWER" "$MARGIN" <<'PY'
 import json, sys
-out = sys.argv[1]
-card = json.load(open(f"{out}/models/reach_iql/model.json"))
-shipped = json.load(open("models/reach_iql/model.json"))
-stack = json.load(open(f"{out}/reports/reach/summary.json"))
-print(f"direct sim success: trained {card['metrics']['eval/success_rate']:.2f} vs shipped {shipped['metrics']['eval/success_rate']:.2f}; "
-      f"full stack over DDS: {stack['success_rate']:.2f}")
+from pathlib import Path
+out, drawer, margin = Path(sys.argv[1]), sys.argv[2] != "0", float(sys.argv[3])
+rows = []
+def row(name, trained, shipped, stack):
+    ok = abs(trained - shipped) * 100 <= margin
+    rows.append(f"{name}: direct {trained:.0%} (shipped card {shipped:.0%}, {'ok' if ok else 'OUTSIDE'} ±{margin:.0f} pts); "
+                f"full stack over DDS {stack:.0%}")
+    return ok
+card = json.loads((out / "models/reach_iql/model.json").read_text())
+shipped = json.loads(Path("models/reach_iql/model.json").read_text())
+stack = json.loads((out / "reports/reach/summary.json").read_text())
+ok = row("reach_iql", card["metrics"]["eval/success_rate"], shipped["metrics"]["eval/success_rate"], stack["success_rate"])
+if drawer:
+    guided = json.loads((out / "reports/drawer_guided/results.json").read_text())["arms"]["ptp"]["success_rate"]
+    stack = json.loads((out / "reports/drawer_stack/summary.json").read_text())
+    ok &= row("drawer_iql + drawer_ptp", guided, 0.58, stack["success_rate"])  # card: docs/goal_proposal.md, 50 seeds
+print("\n".join(rows))
+sys.exit(0 if ok else 3)
 PY
