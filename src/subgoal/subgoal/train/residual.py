@@ -471,6 +471,8 @@ def compare_runs(run_dirs: list[Path], out_dir: Path, levels: tuple[float, ...] 
         name = res["algo"] + ("" if res["base"] else " (no base)")
         if res["algo"] == "ddpgfd":
             name += f" {res['demos']} demos"
+        if name in curves:  # two runs of one algorithm (e.g. two residual scales): label by run dir
+            name += f" [{d.name}]"
         curves[name] = res["curve"]
         if p_only is None and res["base"]:
             p_only = res["eval"]["p_only"]["success_rate"]
