@@ -117,12 +117,15 @@ class PolicyLoop:
         """Where this step's delta starts. The datasets' deltas chain equilibrium to equilibrium
         (``eq[t+1] = eq[t] + delta[t]``); the controller's published equilibrium trails this loop's
         last target by its step limit and one message hop, and chaining from it drops part of every
-        delta (``subgoal.evaluation.stack_replica`` of the drawer stack, 30 episodes, one 20 Hz period
-        of latency: 1/30 chaining from the controller's equilibrium, 17/30 from the own target). So: this loop's own last target while it is fresh, else the controller's
-        commanded equilibrium, else (after a reset/home move, or nothing heard) the measured EE."""
+        delta once the reference is two control periods old (``subgoal.evaluation.stack_replica`` of the
+        drawer stack, 100 episodes: 17/100 chaining from the controller's equilibrium vs 50/100 from the
+        own target; direct 57/100; docs/architecture.md § Stack replica). So: this loop's own last
+        target while it is fresh, else the controller's commanded equilibrium, else (after a reset/home
+        move, or nothing heard) the measured EE."""
         near = lambda p: ee is None or float(np.linalg.norm(p - ee)) <= self.config.max_reference_offset  # noqa: E731
-        if self.config.reference == "own_target" and self._last_target is not None and now_s - self._last_target[1] <= max_age and near(self._last_target[0]):
-            return self._last_target[0]
+        own = self._last_target
+        if self.config.reference == "own_target" and own is not None and now_s - own[1] <= max_age and near(own[0]):
+            return own[0]
         if self._ref is not None and now_s - self._ref[1] <= max_age and near(self._ref[0]):
             return self._ref[0]
         self.counts["target_from_measured_ee"] += 1
