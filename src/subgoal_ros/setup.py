@@ -28,6 +28,7 @@ NODES = {
     "franka_gripper": "subgoal_ros.franka_gripper_node:main",
     "sawyer": "subgoal_ros.sawyer_node:main",
     "home": "subgoal_ros.home_node:main",
+    "goal_target": "subgoal_ros.goal_target_node:main",
 }
 
 setup(

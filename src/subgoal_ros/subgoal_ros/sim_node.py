@@ -3,7 +3,9 @@
 Thin shell over :class:`subgoal.runtime.sim_loop.SimLoop` (time policy documented there): publishes
 ``joint_states``, ``ee_pose``, ``ee_wrench`` (state rate), ``camera/image_raw`` + ``camera/camera_info``
 (camera rate), ``task/success``, ``task/object_state`` / ``task/goal_state`` (1×D 32FC1 images),
-``task/goal_image`` (latched per episode); subscribes ``equilibrium_pose`` and ``gripper/command``;
+``task/goal_image`` (latched per episode), for ``insert`` also ``task/commanded_pose`` (latched: the EE goal
+on the *believed* hole with the home orientation — what a user commands; the ``goal_target`` node relays
+it to the controller); subscribes ``equilibrium_pose`` and ``gripper/command``;
 serves ``reset`` (std_srvs/Trigger: new episode).
 """
 from __future__ import annotations
@@ -61,6 +63,8 @@ class SimNode(Node):
             self._plan_goal = lambda: final_goal(self.loop.sim)
             self.pub_plan = self.create_publisher(Image, "task/plan_state", SENSOR_QOS)
             self.pub_plan_goal = self.create_publisher(Image, "task/plan_goal", LATCHED)
+        self.pub_commanded = (self.create_publisher(PoseStamped, "task/commanded_pose", LATCHED)
+                              if cfg.task == "insert" else None)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10) if self.loop.publishes_clock else None
 
         self.create_subscription(PoseStamped, "equilibrium_pose", self._on_pose, COMMAND_QOS)
@@ -99,6 +103,13 @@ class SimNode(Node):
             self.pub_goal_img.publish(image_msg(self.loop.sim.goal_image(), stamp, self.camera_frame))
         if self.loop.config.plan_state:
             self.pub_plan_goal.publish(vector_msg(self._plan_goal(), stamp, self.frame_id))
+        if self.pub_commanded is not None:
+            pose = PoseStamped()
+            pose.header.stamp, pose.header.frame_id = stamp, self.frame_id
+            p, o = pose.pose.position, pose.pose.orientation
+            p.x, p.y, p.z = map(float, self.loop.sim.task.commanded_goal())
+            o.w, o.x, o.y, o.z = map(float, self.loop.sim.home_pose()[1])
+            self.pub_commanded.publish(pose)
 
     def _wall(self) -> float:
         return time.time()

@@ -22,7 +22,7 @@ from subgoal.bringup import Bringup, BringupError, NodeSpec, load_config
 log = logging.getLogger("subgoal.eval")
 BUNDLE_PARAMS = ("bundle", "residual_bundle")
 #: stack nodes that are lifecycle nodes acting on the arm: cycled around every reset
-LIFECYCLE_EXECUTABLES = ("goal_proposal", "policy", "residual_controller")
+LIFECYCLE_EXECUTABLES = ("goal_proposal", "policy", "goal_target", "residual_controller")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

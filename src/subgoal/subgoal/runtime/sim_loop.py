@@ -38,6 +38,13 @@ class SimLoopConfig:
     max_catchup_s: float = 0.05         #: most sim time advanced in one tick when behind
     plan_state: bool = False            #: also publish task/plan_state + latched task/plan_goal (the 8-d
                                         #: plan space of subgoal.planning.sim_guided_eval; drawer_object only)
+    # insert task knobs (subgoal.sim.tasks.insert.InsertConfig; 0 = the task's default, insert only). The
+    # residual env (subgoal.train.residual_env) trains with goal_noise 0.001, tilt 0.08, start_height 0.03,
+    # start_offset 0.003: the same values here make the node graph face the same episodes
+    goal_noise: float = 0.0             #: m, the believed hole = true hole + uniform ±goal_noise per xy axis
+    tilt: float = 0.0                   #: rad, hole fixture tilted about x by uniform ±tilt per episode
+    start_height: float = 0.0           #: m, > 0: start with the peg tip this high above the believed rim
+    start_offset: float = 0.0           #: m, uniform ±xy offset of that start
 
     def __post_init__(self) -> None:
         for name in ("control_hz", "state_rate_hz", "real_time_factor", "max_catchup_s"):
@@ -50,8 +57,17 @@ class SimLoopConfig:
             raise ValueError(f"camera_rate_hz must be >= 0, got {self.camera_rate_hz!r}")
         if self.plan_state and self.task != "drawer_object":
             raise ValueError(f"plan_state is defined for task drawer_object only, not {self.task!r}")
+        knobs = {k: v for k, v in self.task_kwargs().items() if v}
+        if knobs and self.task != "insert":
+            raise ValueError(f"insert task knobs ({', '.join(knobs)}) set for task {self.task!r}")
         if self.state_rate_hz > self.control_hz:
             raise ValueError(f"state_rate_hz ({self.state_rate_hz}) cannot exceed control_hz ({self.control_hz})")
+
+
+    def task_kwargs(self) -> dict:
+        """Task constructor options (the insert knobs; none for the other tasks)."""
+        return {"goal_noise": self.goal_noise, "tilt": self.tilt, "start_height": self.start_height,
+                "start_offset": self.start_offset}
 
 
 @dataclass
@@ -77,7 +93,8 @@ class SimLoop:
         self.config = config
         self.sim = Sim(robot=config.robot, task=config.task, seed=config.seed, control_hz=config.control_hz,
                        camera_width=config.camera_width, camera_height=config.camera_height,
-                       camera=config.camera, lowpoly=config.lowpoly)
+                       camera=config.camera, lowpoly=config.lowpoly,
+                       task_kwargs=config.task_kwargs() if config.task == "insert" else None)
         self.episode_seed = config.seed
         self._wall0: float | None = None
         self._sim0 = 0.0

@@ -26,7 +26,7 @@ import numpy as np
 from subgoal.control import SEED_KP
 from subgoal.runtime.controller import ControllerConfig, ControllerCore
 from subgoal.sim.core import Sim
-from subgoal.sim.tasks.insert import BLOCK_H, PEG_TIP
+from subgoal.sim.tasks.insert import PEG_TIP
 
 #: controller observation keys the residual network reads (its ONNX input is their concatenation).
 #: ``torque`` (about the TCP) locates a contact: on the rim of a tilted hole the peg sits stuck by
@@ -157,8 +157,7 @@ class ResidualInsertEnv:
     # goals -------------------------------------------------------------------------------------
     def commanded_goal(self) -> np.ndarray:
         """EE goal the user commands: peg tip at the true goal depth below the *believed*, untilted rim."""
-        depth = BLOCK_H - self.task.config.success_depth - 0.005
-        return self.task.belief + np.array([0.0, 0.0, depth + PEG_TIP])
+        return self.task.commanded_goal()
 
     def true_tip_goal(self) -> np.ndarray:
         return self.sim.goal_state()

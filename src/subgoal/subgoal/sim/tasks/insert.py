@@ -127,6 +127,15 @@ class InsertTask(Task):
     def goal_state(self, sim: "Sim") -> np.ndarray:
         return self._rim_center() - np.array([0.0, 0.0, self.config.success_depth + 0.005])
 
+    def commanded_goal(self) -> np.ndarray:
+        """EE goal a user commands: the peg tip at the goal depth below the *believed*, untilted rim.
+
+        What the P controller (and the residual on top of it) is given; the true goal differs by the goal
+        noise and the tilt. Shared by the residual env and the sim node (``task/commanded_pose``) so the
+        in-process and the over-DDS stacks chase the same point."""
+        depth = BLOCK_H - self.config.success_depth - 0.005
+        return self.belief + np.array([0.0, 0.0, depth + PEG_TIP])
+
     def reward(self, sim: "Sim") -> float:
         return -float(np.linalg.norm(self.peg_tip(sim) - self.goal_state(sim)))
 
