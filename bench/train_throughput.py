@@ -7,7 +7,9 @@ batch 256. Ours runs the real training path: ``GoalReplay.sample`` (numpy indice
 tensors + HER/uniform goal relabeling) then ``IQL.update_tensors``. The peer runs in its own venv
 (``bench/.peers/d3rlpy-venv``: d3rlpy pins gymnasium 1.0.0 and pulls gym, so never the project's venv)
 through ``bench/peers/d3rlpy_iql.py``. Rounds alternate ours/peer so load from other processes hits
-both alike; the best round of each is compared. Prints one JSON object.
+both alike; the best round of each is compared. Also times the GEMM floor (``matmul_floor``: the
+update's matrix products alone) so ``ours_vs_floor`` and ``ratio_ceiling`` say how much of a gap is
+framework overhead and how high the ratio could go at this thread count. Prints one JSON object.
 
 Create the peer venv once:
     python3.11 -m venv bench/.peers/d3rlpy-venv
