@@ -139,3 +139,31 @@ def test_practice_goals_from_the_goal_proposal_core(offline_run, tmp_path):
     bad = _tiny_ptp(offline_run / "reach.hdf5", tmp_path / "ptp_quat", "ee_quat")
     with pytest.raises(ConfigError, match="obs key 'ee_quat'"):
         PlannerGoals(str(bad), "ptp", achieved_key="ee_pos", goal_dim=3, seed=0)
+
+
+def test_exploration_acts_in_the_world_frame_like_the_bundle():
+    """An object-goal-frame actor outputs frame actions: exploration must rotate them back (``action_out``) so the
+    sim and the online buffer get the world action the bundle would send; the raw actor output would not do."""
+    import torch
+
+    from subgoal.algos.iql import IQLConfig
+    from subgoal.train.finetune import explore_action
+    from subgoal.train.offline import make_agent, use_frame
+
+    keys, dims = ["ee_pos", "ee_quat", "gripper_width", "object_state"], {"ee_pos": 3, "ee_quat": 4,
+                                                                           "gripper_width": 1, "object_state": 7}
+    torch.manual_seed(0)
+    agent = make_agent("iql", IQLConfig(hidden=(16,)), 15, 3, 4)
+    use_frame(agent, keys, dims, "object_state")
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 0.1, 15).astype(np.float32)
+    goal = x[8:11] + np.array([0.0, 0.1, 0.0], np.float32)  # goal along +y of the cube: frame ≠ world
+    agent.train_mode(False)
+    a = explore_action(agent, x, goal, "gaussian", 0.0, rng)
+    assert np.allclose(a, np.clip(agent.act(x, goal), -1, 1), atol=1e-6)  # = the exported policy's world action
+    with torch.no_grad():
+        raw = agent.actor.mean(agent.x(torch.as_tensor(x[None]), torch.as_tensor(goal[None])))[0].numpy()
+    assert not np.allclose(a[:2], raw[:2], atol=1e-3)  # the frame action itself is a different (wrong) command
+    assert np.allclose(a[2:], raw[2:], atol=1e-6)  # z and gripper are not rotated
+    noisy = explore_action(agent, x, goal, "gaussian", 0.2, rng)
+    assert noisy.shape == (4,) and np.all(np.abs(noisy) <= 1.0) and not np.allclose(noisy, a)

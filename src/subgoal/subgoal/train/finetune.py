@@ -372,6 +372,28 @@ def _obs_vector(obs: dict[str, np.ndarray], keys: list[str]) -> np.ndarray:
     return np.concatenate([np.asarray(obs[k], np.float32).reshape(-1) for k in keys])
 
 
+def explore_action(agent: Any, x: np.ndarray, goal: np.ndarray, exploration: str, noise: float,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Normalized world action in [-1, 1] for one online step: π's mean plus Gaussian noise (or a sample of π).
+
+    The actor speaks its normalizer's action frame (object-goal frame: xy rotated toward the goal), so the
+    action is rotated back with ``action_out`` — the sim and the online buffer take world actions, like the
+    offline dataset's rows (``batch_action`` rotates them in again), and like the exported bundle's output."""
+    import torch
+    with torch.no_grad():
+        ot = torch.as_tensor(np.asarray(x, np.float32)[None])
+        gt = torch.as_tensor(np.asarray(goal, np.float32)[None])
+        xt = agent.x(ot, gt)
+        if exploration == "policy":
+            a_net = agent.actor.sample(xt)[0]
+        else:
+            a_net = agent.actor.mean(xt)
+            if noise > 0:
+                a_net = a_net + noise * torch.as_tensor(rng.standard_normal(tuple(a_net.shape)).astype(np.float32))
+        a = agent.normalizer.action_out(ot, gt, a_net)[0].numpy()
+    return np.clip(a, -1.0, 1.0).astype(np.float32)
+
+
 def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     """Fine-tune ``cfg.init`` online in sim and write bundle, curve and before/after numbers (see module doc)."""
     import torch
@@ -473,14 +495,7 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
             obs = sim_observation(sim)
             x = _obs_vector(obs, keys)
             agent.train_mode(False)
-            with torch.no_grad():
-                xt = agent.x(torch.as_tensor(x[None]), torch.as_tensor(goal[None]))
-                if cfg.exploration == "policy":
-                    a = agent.actor.sample(xt)[0][0].numpy()
-                else:
-                    a = agent.actor.mean(xt)[0].numpy()
-                    a = a + cfg.expl_noise * explore_rng.standard_normal(a.shape).astype(np.float32)
-            a = np.clip(a, -1.0, 1.0).astype(np.float32)
+            a = explore_action(agent, x, goal, cfg.exploration, cfg.expl_noise, explore_rng)
             sim.apply_action(sim_action(sim, np.clip(scale * a + offset, low, high)))
             nxt = sim_observation(sim)
             achieved = np.asarray(nxt[achieved_key], np.float32).reshape(-1)[:goal_dim]
