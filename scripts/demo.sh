@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `make demo`: the whole stack on the simulated Panda with the shipped models, over real DDS, in two parts:
+# `make demo`: the whole stack on the simulated Panda with the shipped models, over real DDS, in three parts:
 #   1. reach: sim arm -> policy (models/reach_iql) -> residual controller (safety) -> sim   (config/demo.yaml)
 #   2. drawer_object, hierarchical: sim -> PTP planner (models/drawer_ptp) -> policy (models/drawer_iql, goal =
 #      current subgoal) -> residual controller -> sim                                      (config/demo_drawer.yaml)
+#   3. insert with the learned residual: sim (insert: ±1 mm goal noise, ±0.08 rad tilt) -> goal_target (the
+#      believed hole) -> residual controller (P + models/insert_residual_sac) -> sim      (config/demo_insert.yaml)
 # Seeded episodes, a live progress line, reports/demo/index.{md,html} linking each part's report (success
 # table, latency, EE traces, video).
 #   DEMO_EPISODES=N (reach, default 10)  DEMO_DRAWER_EPISODES=N (default 3, 0 skips part 2)
-#   DEMO_OUT=dir (default reports/demo)  DEMO_TASK=reach  DEMO_CONFIG / DEMO_DRAWER_CONFIG
+#   DEMO_INSERT_EPISODES=N (default 5, 0 skips part 3)
+#   DEMO_OUT=dir (default reports/demo)  DEMO_TASK=reach  DEMO_CONFIG / DEMO_DRAWER_CONFIG / DEMO_INSERT_CONFIG
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPISODES=${DEMO_EPISODES:-10}
@@ -15,8 +18,11 @@ OUT=${DEMO_OUT:-reports/demo}
 TASK=${DEMO_TASK:-reach}
 CONFIG=${DEMO_CONFIG:-config/demo.yaml}
 DRAWER_CONFIG=${DEMO_DRAWER_CONFIG:-config/demo_drawer.yaml}
+INSERT_EPISODES=${DEMO_INSERT_EPISODES:-5}
+INSERT_CONFIG=${DEMO_INSERT_CONFIG:-config/demo_insert.yaml}
 CONFIGS=("$CONFIG")
 [ "$DRAWER_EPISODES" -gt 0 ] && CONFIGS+=("$DRAWER_CONFIG")
+[ "$INSERT_EPISODES" -gt 0 ] && CONFIGS+=("$INSERT_CONFIG")
 
 for bundle in $(python - "${CONFIGS[@]}" <<'PY'
 import sys
@@ -61,6 +67,11 @@ run_part "$TASK" "$CONFIG" "$TASK" "$EPISODES" || rc=$?
 if [ "$rc" = 0 ] && [ "$DRAWER_EPISODES" -gt 0 ]; then
   # 15 s per episode: the 150-step budget of the direct evaluation in docs/goal_proposal.md
   run_part drawer_hierarchical "$DRAWER_CONFIG" drawer_object "$DRAWER_EPISODES" --max-episode-s 15 || rc=$?
+fi
+if [ "$rc" = 0 ] && [ "$INSERT_EPISODES" -gt 0 ]; then
+  # 2.5 s per episode: the 50 controller periods (20 Hz) of the residual's in-process evaluation; seeds
+  # 10000.. (episode i = SEED+1+i) are that evaluation's seeds (docs/residual.md)
+  run_part insert_residual "$INSERT_CONFIG" insert "$INSERT_EPISODES" --seed 9999 --max-episode-s 2.5 || rc=$?
 fi
 python -m subgoal.evaluation.report "$OUT" "${PARTS[@]}" || rc=${rc:-1}
 [ "$interrupted" = 1 ] && [ "$rc" = 0 ] && rc=130

@@ -1,4 +1,4 @@
-"""`make demo` in a reduced mode (2 episodes) — what a new user runs first — and its bad-input paths."""
+"""`make demo` in a reduced mode (2 + 1 + 1 episodes) — what a new user runs first — and its bad-input paths."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _demo(tmp_path: Path, **env) -> subprocess.CompletedProcess:
-    e = {**os.environ, "DEMO_EPISODES": "2", "DEMO_DRAWER_EPISODES": "1", "DEMO_OUT": str(tmp_path / "demo"), **env}
+    e = {**os.environ, "DEMO_EPISODES": "2", "DEMO_DRAWER_EPISODES": "1", "DEMO_INSERT_EPISODES": "1",
+         "DEMO_OUT": str(tmp_path / "demo"), **env}
     return subprocess.run(["bash", str(ROOT / "scripts/demo.sh")], cwd=ROOT, env=e, capture_output=True,
                           text=True, timeout=300)
 
@@ -24,7 +25,7 @@ def test_demo_runs_and_writes_a_report(tmp_path, ros_domain_id):
     r = _demo(tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     summary = json.loads((tmp_path / "demo/summary.json").read_text())
-    assert summary["episodes"] == 3 and set(summary["parts"]) == {"reach", "drawer_hierarchical"}
+    assert summary["episodes"] == 4 and set(summary["parts"]) == {"reach", "drawer_hierarchical", "insert_residual"}
     assert summary["parts"]["reach"]["episodes"] == 2 and summary["parts"]["drawer_hierarchical"]["episodes"] == 1
     assert "reach/index.html" in (tmp_path / "demo/index.html").read_text()
     reach = tmp_path / "demo/reach"
@@ -37,6 +38,11 @@ def test_demo_runs_and_writes_a_report(tmp_path, ros_domain_id):
     drawer = np.load(tmp_path / "demo/drawer_hierarchical/trace_0.npz")
     assert drawer["subgoal"].shape[1] == 8 and len(drawer["subgoal"]) > 5
     assert "make demo: reach" in r.stdout
+    # part 3: the controller followed the believed hole goal (goal_target) with the learned residual loaded
+    insert = tmp_path / "demo/insert_residual"
+    assert summary["parts"]["insert_residual"]["episodes"] == 1
+    assert len(np.load(insert / "trace_0.npz")["equilibrium_pose"]) > 5
+    assert "from models/insert_residual_sac" in (insert / "nodes.log").read_text()
 
 
 def test_missing_bundle_tells_the_command_that_creates_it(tmp_path):

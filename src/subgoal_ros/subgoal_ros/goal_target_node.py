@@ -88,7 +88,7 @@ class GoalTargetNode(LifecycleNode):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(GoalTargetNode, args, "goal_target")
+    return run_node(GoalTargetNode, args, "goal_target", executor="events")  # as the other lifecycle nodes of the stack
 
 
 if __name__ == "__main__":
