@@ -17,7 +17,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from subgoal.runtime.goal_target import GoalTargetConfig, GoalTargetCore
 from subgoal_ros.conversions import COMMAND_QOS
-from subgoal_ros.node_main import NodeStartupError, run_node
+from subgoal_ros.node_main import run_node, schedule_autostart
 from subgoal_ros.params import declare_config
 
 #: the sim latches the episode's goal: a late joiner (or one reactivated after a reset) still gets it
@@ -34,14 +34,7 @@ class GoalTargetNode(LifecycleNode):
         self.core = GoalTargetCore(self.config)
         self._active = False
         self._error = ""
-        if self.get_parameter("autostart").value:
-            self._auto = self.create_timer(0.0, self._autostart)
-
-    def _autostart(self) -> None:
-        self.destroy_timer(self._auto)
-        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            raise NodeStartupError(f"configure failed: {self._error}")
-        self.trigger_activate()
+        schedule_autostart(self, lambda: self._error)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.frame_id = self.get_parameter("frame_id").value

@@ -20,6 +20,24 @@ class NodeStartupError(RuntimeError):
     """Raised by a node constructor for a configuration problem the user must fix."""
 
 
+def schedule_autostart(node: Node, error: Callable[[], str]) -> None:
+    """If the node's ``autostart`` parameter is true, configure + activate it once the executor spins.
+
+    Without a lifecycle manager nobody could retry a failed configure, so it raises NodeStartupError with
+    ``error()`` (the node's configure message): ``run_node`` exits with code 2 and that reason."""
+    if not node.get_parameter("autostart").value:
+        return
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    def fire() -> None:
+        node.destroy_timer(timer)
+        if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            raise NodeStartupError(f"configure failed: {error()}")
+        node.trigger_activate()
+
+    timer = node.create_timer(0.0, fire)
+
+
 def spin(node: Node, executor: str = "single") -> None:
     """Spin ``node`` until shutdown. ``executor``: ``single`` (rclpy's SingleThreadedExecutor) or
     ``events`` (``rclpy.experimental.EventsExecutor``: the wait and dispatch run in C++, so each message

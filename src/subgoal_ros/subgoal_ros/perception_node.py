@@ -18,7 +18,7 @@ from sensor_msgs.msg import Image
 from subgoal.runtime.diagnostics import RateLatencyMonitor
 from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, diagnostics_msg, from_time
 from subgoal_ros.images import image_array, image_msg
-from subgoal_ros.node_main import NodeStartupError, run_node
+from subgoal_ros.node_main import run_node, schedule_autostart
 
 
 class PerceptionNode(LifecycleNode):
@@ -32,14 +32,7 @@ class PerceptionNode(LifecycleNode):
         self.core = None
         self._error = ""
         self.counts: dict[str, int] = {}
-        if self.get_parameter("autostart").value:
-            self._auto = self.create_timer(0.0, self._autostart)
-
-    def _autostart(self) -> None:
-        self.destroy_timer(self._auto)
-        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            raise NodeStartupError(f"configure failed: {self._error}")
-        self.trigger_activate()
+        schedule_autostart(self, lambda: self._error)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:

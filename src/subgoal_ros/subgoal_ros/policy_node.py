@@ -23,7 +23,7 @@ from subgoal.runtime.observations import ee_obs, joint_obs
 from subgoal.runtime.policy_loop import PolicyLoop, PolicyLoopConfig
 from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, diagnostics_msg, from_time, to_time
 from subgoal_ros.images import vector_array
-from subgoal_ros.node_main import NodeStartupError, run_node
+from subgoal_ros.node_main import run_node, schedule_autostart
 from subgoal_ros.params import declare_config
 
 
@@ -41,14 +41,7 @@ class PolicyNode(LifecycleNode):
         self._ref_quat = None
         self._error = ""
         self._active = False
-        if self.get_parameter("autostart").value:
-            self._auto = self.create_timer(0.0, self._autostart)
-
-    def _autostart(self) -> None:
-        self.destroy_timer(self._auto)
-        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            raise NodeStartupError(f"configure failed: {self._error}")
-        self.trigger_activate()
+        schedule_autostart(self, lambda: self._error)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

@@ -28,7 +28,7 @@ from std_srvs.srv import Trigger
 from subgoal.runtime.controller import ControllerConfig, ControllerCore
 from subgoal.runtime.diagnostics import RateLatencyMonitor
 from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, diagnostics_msg, from_time, to_time
-from subgoal_ros.node_main import NodeStartupError, run_node
+from subgoal_ros.node_main import run_node, schedule_autostart
 
 #: parameters that may change at runtime, with their allowed ranges (rclpy rejects values outside)
 DYNAMIC = {"residual_scale": (0.0, 2.0), "max_step": (0.0005, 0.05), "max_force": (1.0, 100.0),
@@ -56,15 +56,7 @@ class ResidualControllerNode(LifecycleNode):
         self._last_source = "idle"
         self._configure_error = ""
         self._active = False
-        if self.get_parameter("autostart").value:
-            self._autostart = self.create_timer(0.0, self._do_autostart)
-
-    def _do_autostart(self) -> None:
-        self.destroy_timer(self._autostart)
-        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            # without a lifecycle manager nobody could retry: exit with the reason (code 2)
-            raise NodeStartupError(f"configure failed: {self._configure_error}")
-        self.trigger_activate()
+        schedule_autostart(self, lambda: self._configure_error)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
