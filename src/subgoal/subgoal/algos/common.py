@@ -9,18 +9,25 @@ functions and a ``GoalAgent`` subclass implementing ``losses(batch) -> (total_lo
   their cross terms, so one fused ``backward`` + ``step`` equals separate optimizers, at lower cost),
 * ``update(batch) -> dict[str, float]`` (CORL interface) and ``update_tensors(batch)`` which skips
   the float conversion so the training loop syncs only when it logs,
+* ``set_precision("bf16")``: the MLPs' hidden→hidden GEMMs of the update run in bf16 (``subgoal.models.
+  bf16_mlp``); weights, Adam, losses, output heads, checkpoints and exports stay fp32,
 * ``modules()`` / ``optimizers()`` for ``subgoal.train.common.save_checkpoint``,
 * ``act(obs, goal)`` for evaluation and ``export_graphs()`` for ``subgoal.bundle.export.write_bundle``.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from subgoal.models.bf16_mlp import bf16_hidden_gemms, bf16_supported
 from subgoal.models.mlp import ExportPolicy, GaussianPolicy, InputNormalizer
+
+log = logging.getLogger(__name__)
+PRECISIONS = ("fp32", "bf16")
 
 
 def awr_policy_loss(log_prob: torch.Tensor, advantage: torch.Tensor, beta: float,
@@ -52,6 +59,7 @@ class GoalAgent:
         self.actor = GaussianPolicy(obs_dim + goal_dim, act_dim, hidden).to(self.device)
         self.lr = lr
         self.total_steps = 0
+        self.precision = "fp32"
         self._optimizer: torch.optim.Optimizer | None = None
 
     # subclasses ---------------------------------------------------------------------------------
@@ -113,10 +121,26 @@ class GoalAgent:
 
     #: True where ``losses`` reads actions through ``batch_action`` (frame-aware)
     supports_goal_frame = False
+    #: True where every trained network is an ``MLP`` / ``EnsembleMLP`` (what ``--precision bf16`` speeds up)
+    supports_bf16 = True
+
+    def set_precision(self, precision: str) -> None:
+        """``fp32`` (default) or ``bf16``: run the update's hidden→hidden MLP GEMMs in bf16, fp32 master
+        weights/Adam/losses/heads (``subgoal.models.bf16_mlp``). Pays only on CPUs with native bf16
+        (AVX512-BF16/AMX): ~2× faster hidden GEMMs; elsewhere it is emulated and slower (warned)."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision={precision!r}: must be one of {', '.join(PRECISIONS)}")
+        if precision == "bf16" and not self.supports_bf16:
+            raise ValueError(f"precision='bf16': {self.name} trains non-MLP networks; bf16 is supported for "
+                             "MLP agents (iql, awac, bc, actionable)")
+        if precision == "bf16" and self.device.type == "cpu" and not bf16_supported():
+            log.warning("precision=bf16: this CPU has no native bf16 GEMMs (AVX512-BF16/AMX); expect slower steps")
+        self.precision = precision
 
     def update_tensors(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One gradient step; returns detached metric tensors (no host sync)."""
-        loss, info = self.losses(batch)
+        with bf16_hidden_gemms(self.precision == "bf16"):
+            loss, info = self.losses(batch)
         opt = self.optimizer
         opt.zero_grad(set_to_none=True)
         loss.backward()

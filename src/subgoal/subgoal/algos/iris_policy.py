@@ -148,6 +148,7 @@ class IrisPolicy(GoalAgent):
     """IRIS low level as a ``GoalAgent``: same normalizer, trainer loop and bundle, an LSTM actor."""
 
     name = "iris_policy"
+    supports_bf16 = False  # an LSTM: --precision bf16 would change nothing
 
     def __init__(self, config: IrisPolicyConfig, obs_dim: int, goal_dim: int, act_dim: int,
                  device: str | torch.device = "cpu") -> None:

@@ -1,9 +1,9 @@
 """MLP building blocks for goal-conditioned policies and critics (shared by IQL, AWAC, BC, …).
 
 * ``MLP`` — plain Linear/ReLU stack.
-* ``EnsembleMLP`` — E independent MLPs evaluated in one batched matmul per layer (``torch.baddbmm``):
-  twin critics cost one kernel launch per layer instead of two, which matters at batch 256 on CPU
-  where per-op overhead, not FLOPs, bounds the step rate.
+* ``EnsembleMLP`` — E independent MLPs with stacked weights (twin critics as one module).
+* Both run their hidden→hidden GEMMs in bf16 inside ``subgoal.models.bf16_mlp.bf16_hidden_gemms()``
+  (training updates with ``--precision bf16``); everywhere else, and always in eval mode and export, fp32.
 * ``InputNormalizer`` — fixed (mean, std) of observations and goals, stored as buffers so they are
   saved in checkpoints and baked into the exported ONNX graph.
 * ``GaussianPolicy`` — tanh-squashed mean + state-independent log-std (CORL/IQL style); the exported
@@ -19,6 +19,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from subgoal.models import bf16_mlp
+
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
@@ -33,8 +35,11 @@ class MLP(nn.Module):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(dims[-1], out_dim))
         self.net = nn.Sequential(*layers)
+        self.linears = [m for m in layers if isinstance(m, nn.Linear)]  # plain list: no extra state_dict keys
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bf16_mlp.bf16_active() and len(self.linears) > 2 and x.dim() == 2:
+            return bf16_mlp.bf16_mlp(x, [m.weight for m in self.linears], [m.bias for m in self.linears], False)
         return self.net(x)
 
 
@@ -70,6 +75,9 @@ class EnsembleMLP(nn.Module):
         FLOP than plain GEMMs, its broadcast bias was materialized by a (E, B, H) copy every layer and ReLU
         on the (E, B, H) outputs was several times slower than on (B, H). ``unbind`` (not indexing) keeps
         the backward to one ``stack`` per parameter. Parameters, init and checkpoints are unchanged."""
+        if bf16_mlp.bf16_active() and len(self.layers) > 2 and x.dim() == 2:
+            return bf16_mlp.bf16_mlp(x, [layer.weight for layer in self.layers],
+                                     [layer.bias for layer in self.layers], True)
         last = len(self.layers) - 1
         ws = [layer.weight.unbind(0) for layer in self.layers]
         bs = [layer.bias.unbind(0) for layer in self.layers]

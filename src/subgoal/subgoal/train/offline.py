@@ -91,6 +91,9 @@ class RunConfig:
     """torch CPU threads (0: leave torch's default)"""
     device: str = "cpu"
     """torch device"""
+    precision: Literal["fp32", "bf16"] = "fp32"
+    """GEMM precision of the update: bf16 runs the MLPs' hidden->hidden matrix products in bf16 (~1.5-2x
+    steps/s on CPUs with AVX512-BF16/AMX); weights, Adam, losses, output heads and the bundle stay fp32"""
     nproc: int = 1
     """processes (torchrun, gloo): each takes batch_size/nproc samples, gradients are averaged"""
     log_every: int = 500
@@ -120,6 +123,7 @@ class RunConfig:
         require(self.batch_size > 0, "batch_size", self.batch_size, "must be > 0")
         require(self.seed >= 0, "seed", self.seed, "must be >= 0")
         require(self.threads >= 0, "threads", self.threads, "must be >= 0")
+        require(self.precision in ("fp32", "bf16"), "precision", self.precision, "must be fp32 or bf16")
         require(self.nproc >= 1 and self.batch_size % self.nproc == 0, "nproc", self.nproc,
                 f"must be >= 1 and divide batch_size={self.batch_size}")
         require(self.log_every > 0, "log_every", self.log_every, "must be > 0")
@@ -336,6 +340,10 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     log.info("%s: %d episodes, %d transitions, obs %d + goal %d -> action %d", run.dataset,
              data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
     agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
+    try:
+        agent.set_precision(run.precision)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     if run.frame != "world":
         use_frame(agent, data.obs_keys, data.obs_dims, data.info["achieved_key"])
     agent.set_normalization(data.obs, data.achieved_next)
