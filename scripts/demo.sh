@@ -7,13 +7,13 @@
 #      believed hole) -> residual controller (P + models/insert_residual_sac) -> sim      (config/demo_insert.yaml)
 # Seeded episodes, a live progress line, reports/demo/index.{md,html} linking each part's report (success
 # table, latency, EE traces, video).
-#   DEMO_EPISODES=N (reach, default 10)  DEMO_DRAWER_EPISODES=N (default 3, 0 skips part 2)
+#   DEMO_EPISODES=N (reach, default 10)  DEMO_DRAWER_EPISODES=N (default 5, 0 skips part 2)
 #   DEMO_INSERT_EPISODES=N (default 5, 0 skips part 3)
 #   DEMO_OUT=dir (default reports/demo)  DEMO_TASK=reach  DEMO_CONFIG / DEMO_DRAWER_CONFIG / DEMO_INSERT_CONFIG
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPISODES=${DEMO_EPISODES:-10}
-DRAWER_EPISODES=${DEMO_DRAWER_EPISODES:-3}
+DRAWER_EPISODES=${DEMO_DRAWER_EPISODES:-5}
 OUT=${DEMO_OUT:-reports/demo}
 TASK=${DEMO_TASK:-reach}
 CONFIG=${DEMO_CONFIG:-config/demo.yaml}

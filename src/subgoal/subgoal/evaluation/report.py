@@ -307,10 +307,17 @@ def markdown_to_html(lines: list[str], title: str) -> str:
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 
-def combine_reports(out: Path, parts: dict[str, Path]) -> dict:
+def combine_reports(out: Path, parts: dict[str, Path], cards_path: str | Path | None = None) -> dict:
     """One front page over several ``subgoal eval`` reports (``make demo``'s parts): a table with each
     part's success and latency linking to its own index, written as ``index.md`` / ``index.html`` and
-    ``summary.json`` (totals + per part). A part that was interrupted shows what it finished."""
+    ``summary.json`` (totals + per part). A part that was interrupted shows what it finished.
+
+    Each part whose config has a stack card (``models/stack_cards.json``, :mod:`subgoal.evaluation.stack_cards`)
+    is compared with it: the card's full-stack success rate, this run's 95% Wilson interval, and whether the
+    card lies inside it."""
+    from subgoal.evaluation.stack_cards import DEFAULT_CARDS, compare, load_cards
+
+    cards = load_cards(cards_path if cards_path is not None else DEFAULT_CARDS)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows, summaries = [], {}
@@ -323,15 +330,31 @@ def combine_reports(out: Path, parts: dict[str, Path]) -> dict:
         lat = s.get("latency_ms", {}).get("equilibrium_pose", {})
         rel = path.resolve().relative_to(out.resolve()) if path.resolve().is_relative_to(out.resolve()) else path
         cfg = json.loads((path / "eval_config.json").read_text()) if (path / "eval_config.json").exists() else {}
+        agreement = compare(cfg.get("config", ""), s["successes"], s["episodes"], cards)
+        if agreement is not None:
+            s["card"] = {"success_rate": agreement.card.success_rate, "episodes": agreement.card.episodes,
+                         "interval95": [agreement.low, agreement.high], "agrees": agreement.agrees}
+        card_cells = agreement.cell() if agreement is not None else "no stack card | | "
         rows.append(f"| [{name}]({rel}/index.html) | {cfg.get('config', '')} | {s['successes']}/{s['episodes']} "
-                    f"({100 * s['success_rate']:.0f}%) | {lat.get('p50', float('nan')):.1f} / {lat.get('p99', float('nan')):.1f} |")
+                    f"({100 * s['success_rate']:.0f}%) | {card_cells} | "
+                    f"{lat.get('p50', float('nan')):.1f} / {lat.get('p99', float('nan')):.1f} |")
     total = {"episodes": sum(s["episodes"] for s in summaries.values()),
              "successes": sum(s["successes"] for s in summaries.values()), "parts": summaries}
     line = ", ".join(f"{k} {s['successes']}/{s['episodes']}" for k, s in summaries.items()) or "no episode finished"
+    carded = {k: s["card"] for k, s in summaries.items() if "card" in s}
+    if carded:
+        off = [k for k, c in carded.items() if not c["agrees"]]
+        line += ("; every part agrees with its stack card (95% interval)" if not off
+                 else "; outside the stack card's 95% interval: " + ", ".join(off))
+    total["agrees_with_cards"] = all(c["agrees"] for c in carded.values()) if carded else None
     lines = ["# subgoal demo: the full stack on the simulated Panda over ROS 2 (DDS)", "", f"**{line}**", "",
-             "| part | config | success | camera/state → equilibrium_pose p50 / p99 (ms) |", "|---|---|---|---|", *rows,
+             "| part | config | success | stack card (full stack over DDS) | 95% interval of this run | vs card "
+             "| camera/state → equilibrium_pose p50 / p99 (ms) |", "|---|---|---|---|---|---|---|", *rows,
              "", "Each part's page has the episode table, the latency histogram, end-effector traces and the video "
-             "(camera | subgoal preview | live EE trace)."]
+             "(camera | subgoal preview | live EE trace).",
+             "", "Stack card: the success rate this config measured over many seeded episodes (models/stack_cards.json, "
+             "with the command). A few demo episodes cannot pin a rate to ±10 points, so a part agrees with its card "
+             "when the card's rate lies inside this run's 95% Wilson interval."]
     (out / "index.md").write_text("\n".join(lines) + "\n")
     (out / "index.html").write_text(markdown_to_html(lines, "subgoal demo"))
     (out / "summary.json").write_text(json.dumps(total, indent=2))
@@ -347,9 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m subgoal.evaluation.report", description=main.__doc__)
     ap.add_argument("out", type=Path)
     ap.add_argument("parts", nargs="*", help="NAME=REPORT_DIR of each subgoal eval report")
+    ap.add_argument("--cards", type=Path, default=None, help="stack cards (default: models/stack_cards.json)")
     a = ap.parse_args(argv)
     parts = dict(p.split("=", 1) for p in a.parts)
-    total = combine_reports(a.out, {k: Path(v) for k, v in parts.items()})
+    total = combine_reports(a.out, {k: Path(v) for k, v in parts.items()}, a.cards)
     print(f"make demo: {total['line']} — report: {a.out / 'index.html'}")
     return 0 if total["episodes"] else 1
 
