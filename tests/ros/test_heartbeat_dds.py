@@ -46,3 +46,30 @@ def test_heartbeat_node_delivers_99_percent_of_300_messages(ros_node, tmp_path):
     assert codes == {"heartbeat": 0}, f"node did not exit cleanly on SIGTERM: {codes}"
     # beats are numbered without gaps on the sender side: the sequence is monotonic
     assert seqs == sorted(seqs)
+
+
+def test_sigusr1_dumps_a_running_nodes_stacks_into_the_log_and_the_node_goes_on(ros_node, tmp_path):
+    """What `subgoal eval` does when the evaluation fails: a stuck node leaves its Python stack in nodes.log."""
+    cfg = BringupConfig(tmp_path / "x.yaml", [
+        NodeSpec("heartbeat", "subgoal_ros", "heartbeat", namespace="hb_dump", parameters={"rate_hz": 50.0})])
+    seqs: list[int] = []
+    ros_node.create_subscription(DiagnosticArray, "/hb_dump/heartbeat",
+                                 lambda m: seqs.append(int({kv.key: kv.value for kv in m.status[0].values}["seq"])),
+                                 STATUS_QOS)
+    log_file = tmp_path / "nodes.log"
+    bringup = Bringup(cfg, tmp_path / "run", log_file=log_file)
+    bringup.start()
+    try:
+        assert wait_for_publishers(ros_node, "/hb_dump/heartbeat", timeout_s=20), "node never appeared"
+        assert spin_until(ros_node, lambda: len(seqs) > 0, 10), "no message received"
+        assert bringup.dump_stacks() == ["heartbeat"]
+        assert spin_until(ros_node, lambda: "most recent call first" in log_file.read_text(), 10), \
+            f"no stack in the log: {log_file.read_text()[-2000:]}"
+        n = len(seqs)
+        assert spin_until(ros_node, lambda: len(seqs) > n + 10, 10), "the node stopped after dumping its stack"
+    finally:
+        codes = bringup.stop()
+    text = log_file.read_text()
+    assert "[heartbeat] Thread" in text or "[heartbeat] Current thread" in text
+    assert codes == {"heartbeat": 0}
+    assert bringup.dump_stacks() == []  # nothing left to signal

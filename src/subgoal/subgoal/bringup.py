@@ -203,6 +203,20 @@ class Bringup:
                 return node.name
         return None
 
+    def dump_stacks(self) -> list[str]:
+        """Ask every running node for its threads' Python stacks (SIGUSR1, see ``node_main.run_node``); they
+        land in the node log. Returns the names signalled. Only the node process itself is signalled, not its
+        group, and only when it is alive."""
+        sent = []
+        for name, proc in self.procs.items():
+            if proc.poll() is None and hasattr(signal, "SIGUSR1"):
+                try:
+                    os.kill(proc.pid, signal.SIGUSR1)
+                    sent.append(name)
+                except ProcessLookupError:
+                    pass
+        return sent
+
     def exited(self) -> dict[str, int]:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
 

@@ -7,7 +7,9 @@ clear line on stderr.
 """
 from __future__ import annotations
 
+import faulthandler
 import os
+import signal
 import sys
 from typing import Callable
 
@@ -62,7 +64,14 @@ def spin(node: Node, executor: str = "single") -> None:
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None, name: str = "node",
              executor: str = "single") -> int:
-    """``executor``: see :func:`spin` (the camera → command pipeline nodes use ``events``)."""
+    """``executor``: see :func:`spin` (the camera → command pipeline nodes use ``events``).
+
+    SIGUSR1 makes the process print every thread's Python stack to stderr and go on (``faulthandler``
+    writes from the signal handler, without the GIL, so it works even when the node is stuck):
+    ``subgoal eval`` sends it to the nodes still running when the evaluation fails, so a node that stopped
+    answering leaves its stack in ``nodes.log`` (no debugger needed on the machine where it happened)."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     rclpy.init(args=args)
     try:
         node = factory()

@@ -120,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
             exited = bringup.exited()
             if "eval_runner" in exited:
                 rc = 0 if exited["eval_runner"] == 0 else 1
+                if rc:  # e.g. a node stopped answering its lifecycle service: keep its stack for the report
+                    names = bringup.dump_stacks()
+                    time.sleep(1.0)
+                    log.error("the evaluation failed; Python stacks of the nodes still running (%s) are in %s",
+                              ", ".join(names), out / "nodes.log")
                 break
             dead = bringup.poll()
             if dead is not None:
