@@ -1,15 +1,25 @@
-"""Gradient steps/s of our goal-conditioned IQL vs d3rlpy 2.8.1's IQL, same shapes, same run, CPU.
+"""Gradient steps/s of our goal-conditioned IQL (fp32 and bf16) vs d3rlpy 2.8.1's IQL, same shapes, same run, CPU.
 
-    python bench/train_throughput.py [--steps 300] [--threads 1] [--rounds 2] [--no-peer]
+    python bench/train_throughput.py [--steps 300] [--threads 1] [--rounds 3] [--precision both|fp32|bf16] [--no-peer]
 
 Shapes (issue 6): state 17 + goal 3 = 20-dim input, 4-dim action, 2×256 MLPs (actor, twin Q, V),
 batch 256. Ours runs the real training path: ``GoalReplay.sample`` (numpy indices into preloaded
-tensors + HER/uniform goal relabeling) then ``IQL.update_tensors``. The peer runs in its own venv
+tensors + HER/uniform goal relabeling) then ``IQL.update_tensors``, once per ``--precision``
+(``subgoal train … --precision``); the peer is d3rlpy's default fp32 IQL. The peer runs in its own venv
 (``bench/.peers/d3rlpy-venv``: d3rlpy pins gymnasium 1.0.0 and pulls gym, so never the project's venv)
-through ``bench/peers/d3rlpy_iql.py``. Rounds alternate ours/peer so load from other processes hits
-both alike; the best round of each is compared. Also times the GEMM floor (``matmul_floor``: the
-update's matrix products alone) so ``ours_vs_floor`` and ``ratio_ceiling`` say how much of a gap is
-framework overhead and how high the ratio could go at this thread count. Prints one JSON object.
+through ``bench/peers/d3rlpy_iql.py``. Rounds alternate the order of ours/peer so load from other
+processes hits all alike; the best round of each is compared (``ratio_fp32``, ``ratio_bf16``).
+
+GEMM floors (``matmul_floor``): every matrix product of one update at these shapes (0.54 GFLOP), alone,
+preallocated — ``fp32``: all fp32; ``bf16``: the hidden→hidden products in bf16 as ``--precision bf16``
+runs them; ``bf16_all``: all bf16. ``ours_*_vs_floor`` = how much of a step is not GEMM time, and
+``ratio_ceiling_*`` = floor / d3rlpy = the best ratio any implementation of that precision could reach.
+
+Why bf16: measured on the 2-core AMD EPYC (Zen 4, AVX512-BF16) with 1 thread, the fp32 floor is only
+~1.8–2.1× d3rlpy's steps/s and our fp32 update already runs at 75–90% of it, so the issue's ≥ 3× cannot
+come from cutting fp32 overhead; oneDNN's bf16 GEMMs at 256×256×256 run ~2× faster (~180 vs ~360 µs),
+which lifts the ceiling to ~3.9×. What the bf16 mode reaches and what limits it: docs/learning.md
+§ Throughput (numbers with their load averages).
 
 Create the peer venv once:
     python3.11 -m venv bench/.peers/d3rlpy-venv
@@ -33,7 +43,7 @@ PEER_PY = ROOT / "bench" / ".peers" / "d3rlpy-venv" / "bin" / "python"
 OBS, GOAL, ACT, BATCH = 17, 3, 4, 256
 
 
-def ours(steps: int, warmup: int, threads: int, n: int = 20000) -> dict:
+def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int = 20000) -> dict:
     import torch
 
     from subgoal.algos.buffers import GoalDataset, GoalReplay
@@ -49,6 +59,7 @@ def ours(steps: int, warmup: int, threads: int, n: int = 20000) -> dict:
                        action_low=-np.ones(ACT, np.float32), action_high=np.ones(ACT, np.float32))
     agent = IQL(IQLConfig(hidden=(256, 256)), OBS, GOAL, ACT)
     agent.set_normalization(data.obs, data.achieved_next)
+    agent.set_precision(precision)
     replay = GoalReplay(data, RelabelConfig(keep=0.2, future=0.5, uniform=0.3, prior=0.0), rng=rng)
     for _ in range(warmup):
         agent.update_tensors(replay.sample(BATCH))
@@ -57,29 +68,40 @@ def ours(steps: int, warmup: int, threads: int, n: int = 20000) -> dict:
         info = agent.update_tensors(replay.sample(BATCH))
     dt = time.perf_counter() - t0
     assert all(np.isfinite(float(v)) for v in info.values())
-    return {"steps": steps, "seconds": dt, "steps_per_s": steps / dt}
+    return {"precision": precision, "steps": steps, "seconds": dt, "steps_per_s": steps / dt}
 
 
-def matmul_floor(threads: int, rounds: int = 20) -> dict:
+def matmul_floor(threads: int, precision: str = "fp32", rounds: int = 20) -> dict:
     """Steps/s if a step were nothing but its GEMMs: every matrix product of one IQL update at these
     shapes (forward: actor, V(s), V(s'), 2 critics, 2 target critics; backward: weight and input grads
     of actor, V and the 2 critics), timed alone with preallocated outputs, best of ``rounds``.
 
-    At 2×256 MLPs and batch 256 the update is ~0.55 GFLOP, so this is the ceiling for *any* fp32
-    implementation on this CPU at this thread count; ours/floor says how much framework overhead is left."""
+    ``precision="fp32"``: all GEMMs fp32 — the ceiling for *any* fp32 implementation on this CPU at this
+    thread count. ``"bf16"``: the hidden→hidden GEMMs (forward, weight grad, input grad; ~88% of the
+    FLOPs) in bf16 and the first layers and heads in fp32, i.e. what ``--precision bf16`` runs.
+    ``"bf16_all"``: every GEMM in bf16 (the ceiling of a pure-bf16 update). ours/floor says how much
+    framework overhead is left."""
     import torch
 
     torch.set_num_threads(threads)
     h, b, x_in, q_in = 256, BATCH, OBS + GOAL, OBS + GOAL + ACT
-    shapes: list[tuple[int, int, int]] = []  # (m, k, n): (m, k) @ (k, n)
-    nets = [(x_in, ACT, 1, True), (x_in, 1, 2, False), (x_in, 1, 1, True), (q_in, 1, 2, True), (q_in, 1, 2, False)]
-    for d_in, d_out, count, grad in nets:  # (input, output, how many forwards, with backward)
+    shapes: list[tuple[int, int, int, bool]] = []  # (m, k, n, hidden->hidden): (m, k) @ (k, n)
+    # (input, output, forwards, with backward): actor, V(s'), V(s), twin critics, twin target critics
+    nets = [(x_in, ACT, 1, True), (x_in, 1, 1, False), (x_in, 1, 1, True), (q_in, 1, 2, True), (q_in, 1, 2, False)]
+    for d_in, d_out, count, grad in nets:
         for _ in range(count):
-            shapes += [(b, d_in, h), (b, h, h), (b, h, d_out)]
+            shapes += [(b, d_in, h, False), (b, h, h, True), (b, h, d_out, False)]
             if grad:
-                shapes += [(h, b, d_out), (b, d_out, h), (h, b, h), (b, h, h), (d_in, b, h)]
-    mats = [(torch.randn(m, k), torch.randn(k, n), torch.empty(m, n)) for m, k, n in shapes]
-    flop = sum(2 * m * k * n for m, k, n in shapes)
+                shapes += [(h, b, d_out, False), (b, d_out, h, False), (h, b, h, True), (b, h, h, True),
+                           (d_in, b, h, False)]
+
+    def dtype(hidden: bool) -> torch.dtype:
+        low = precision == "bf16_all" or (precision == "bf16" and hidden)
+        return torch.bfloat16 if low else torch.float32
+
+    mats = [(torch.randn(m, k, dtype=dtype(hid)), torch.randn(k, n, dtype=dtype(hid)), torch.empty(m, n, dtype=dtype(hid)))
+            for m, k, n, hid in shapes]
+    flop = sum(2 * m * k * n for m, k, n, _ in shapes)
     best = float("inf")
     for _ in range(rounds):
         t0 = time.perf_counter()
@@ -87,8 +109,9 @@ def matmul_floor(threads: int, rounds: int = 20) -> dict:
             for a, w, o in mats:
                 torch.mm(a, w, out=o)
         best = min(best, (time.perf_counter() - t0) / 5)
-    return {"gflop_per_step": flop / 1e9, "gemm_seconds_per_step": best, "gflop_per_s": flop / best / 1e9,
-            "floor_steps_per_s": 1.0 / best}
+    return {"precision": precision, "gflop_per_step": flop / 1e9,
+            "hidden_flop_frac": sum(2 * m * k * n for m, k, n, hid in shapes if hid) / flop,
+            "gemm_seconds_per_step": best, "gflop_per_s": flop / best / 1e9, "floor_steps_per_s": 1.0 / best}
 
 
 def peer(steps: int, warmup: int, threads: int) -> dict:
@@ -108,28 +131,44 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=300, help="timed gradient steps per round")
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1, help="torch threads for both (1: robust on a shared box)")
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--precision", choices=("both", "fp32", "bf16"), default="both",
+                    help="our update's precision(s) (subgoal train --precision); the peer is always fp32")
     ap.add_argument("--no-peer", action="store_true")
     a = ap.parse_args()
-    rounds_ours, rounds_peer = [], []
-    for _ in range(a.rounds):
-        rounds_ours.append(ours(a.steps, a.warmup, a.threads))
-        if not a.no_peer:
+    precisions = ("fp32", "bf16") if a.precision == "both" else (a.precision,)
+    rounds_ours: dict[str, list[dict]] = {p: [] for p in precisions}
+    rounds_peer = []
+    for r in range(a.rounds):
+        # alternate the order each round so drifting load from other processes hits every variant alike
+        order = list(precisions) if r % 2 == 0 else list(reversed(precisions))
+        if r % 2 == 0 and not a.no_peer:
             rounds_peer.append(peer(a.steps, a.warmup, a.threads))
-    best_ours = max(r["steps_per_s"] for r in rounds_ours)
-    floor = matmul_floor(a.threads)
+        for p in order:
+            rounds_ours[p].append(ours(a.steps, a.warmup, a.threads, p))
+        if r % 2 == 1 and not a.no_peer:
+            rounds_peer.append(peer(a.steps, a.warmup, a.threads))
+    best = {p: max(r["steps_per_s"] for r in rs) for p, rs in rounds_ours.items()}
+    floors = {p: matmul_floor(a.threads, p) for p in (*precisions, *(("bf16_all",) if "bf16" in precisions else ()))}
     out = {"bench": "train_throughput", "algo": "iql", "shapes": {"obs": OBS, "goal": GOAL, "act": ACT, "batch": BATCH,
                                                                   "hidden": [256, 256]},
            "threads": a.threads, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
-           "python": platform.python_version(), "ours_steps_per_s": best_ours, "ours_rounds": rounds_ours,
-           "gemm_floor": floor, "ours_vs_floor": best_ours / floor["floor_steps_per_s"]}
+           "python": platform.python_version()}
+    for p in precisions:
+        out[f"ours_{p}_steps_per_s"] = best[p]
+        out[f"ours_{p}_vs_floor"] = best[p] / floors[p]["floor_steps_per_s"]
+    out["gemm_floor"] = floors
     ok_peer = [r for r in rounds_peer if "steps_per_s" in r]
     if ok_peer:
         best_peer = max(r["steps_per_s"] for r in ok_peer)
-        out.update(peer="d3rlpy " + ok_peer[0]["version"], peer_steps_per_s=best_peer, peer_rounds=rounds_peer,
-                   ratio=best_ours / best_peer, ratio_ceiling=floor["floor_steps_per_s"] / best_peer)
+        out.update(peer="d3rlpy " + ok_peer[0]["version"], peer_steps_per_s=best_peer)
+        for p in precisions:
+            out[f"ratio_{p}"] = best[p] / best_peer
+        for p, f in floors.items():
+            out[f"ratio_ceiling_{p}"] = f["floor_steps_per_s"] / best_peer
     elif rounds_peer:
         out["peer_error"] = rounds_peer[0].get("error")
+    out.update(ours_rounds=rounds_ours, peer_rounds=rounds_peer)
     print(json.dumps(out))
     return 0
 

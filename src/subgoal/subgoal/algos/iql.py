@@ -105,12 +105,11 @@ class IQL(GoalAgent):
         c = self.config
         x = self.x(batch["obs"], batch["goal"])
         action = self.batch_action(batch)
+        v, next_v = self.vf.with_and_without_grad(x, self.x(batch["next_obs"], batch["goal"]))
         with torch.no_grad():
-            x_next = self.x(batch["next_obs"], batch["goal"])
             target_q = self.qf_target(x, action).min(0).values
-            next_v = self.vf(x_next)
             td_target = batch["reward"] + c.discount * (1.0 - batch["done"]) * next_v
-        v_loss, v_info = value_loss(target_q, self.vf(x), c.expectile)
+        v_loss, v_info = value_loss(target_q, v, c.expectile)
         q_loss, q_info = critic_loss(self.qf(x, action), td_target)
         pi_loss, pi_info = awr_policy_loss(self.actor.log_prob(x, action), v_info.pop("_adv"),
                                            c.beta, c.max_weight)

@@ -60,118 +60,106 @@ def bf16_supported() -> bool:
 
 
 def bf16_mlp(x: torch.Tensor, weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor],
-             ensemble: bool) -> torch.Tensor:
+             ensemble: bool, grad_rows: int | None = None) -> torch.Tensor:
     """ReLU MLP forward with hidden→hidden GEMMs in bf16 (see module docstring).
 
     ``ensemble=False``: ``nn.Linear`` layout, weights (out, in), biases (out,), returns (B, out).
     ``ensemble=True``: ``EnsembleLinear`` layout, weights (E, in, out), biases (E, 1, out), every member
-    applied to the same x (B, in), returns (E, B, out)."""
+    applied to the same x (B, in), returns (E, B, out).
+    ``grad_rows=n``: only the first n rows are differentiated (the caller must detach the rest): two
+    batches through one network, one with and one without gradient, in one call (IQL's V(s), V(s'))."""
     params = [t for wb in zip(weights, biases) for t in wb]
     if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
-        return _Bf16MLP.apply(x, ensemble, *params)
+        return _Bf16MLP.apply(x, ensemble, grad_rows, *params)
     with torch.no_grad():
         return _forward(x, list(weights), list(biases), ensemble, save=None)
 
 
-def _members(ensemble: bool, w: torch.Tensor) -> int:
-    return w.shape[0] if ensemble else 1
-
-
-def _w_in_out(w: torch.Tensor, e: int, ensemble: bool) -> torch.Tensor:
-    """Member e's weight as (in, out) (a view)."""
-    return w[e] if ensemble else w.t()
-
-
-def _b(b: torch.Tensor, e: int, ensemble: bool) -> torch.Tensor:
-    return b[e] if ensemble else b
+def _w_io(w: torch.Tensor, ensemble: bool) -> torch.Tensor:
+    """The weight as (…, in, out): ensemble weights already are, ``nn.Linear``'s (out, in) is transposed (a view)."""
+    return w if ensemble else w.t()
 
 
 def _forward(x: torch.Tensor, ws: list[torch.Tensor], bs: list[torch.Tensor], ensemble: bool,
-             save: list[list[torch.Tensor]] | None) -> torch.Tensor:
-    """Forward of all members; with ``save``, append per member the inputs of every layer
-    (fp32 for fp32 layers, bf16 for hidden ones), the bf16 hidden weights and the fp32 ReLU outputs."""
-    n_layers, n_members = len(ws), _members(ensemble, ws[0])
-    out_dim = ws[-1].shape[-1] if ensemble else ws[-1].shape[0]
-    shape = (n_members, x.shape[0], out_dim) if ensemble else (x.shape[0], out_dim)
-    out = torch.empty(shape, dtype=x.dtype, device=x.device)
-    for e in range(n_members):
-        h, saved = x, []
-        for i in range(n_layers):
-            w, b = _w_in_out(ws[i], e, ensemble), _b(bs[i], e, ensemble)
-            if 0 < i < n_layers - 1:  # hidden -> hidden: bf16 GEMM, bias add promotes back to fp32
-                hb, wb = h.to(_BF16), w.to(_BF16)
-                z = torch.add(b, torch.mm(hb, wb))
-                saved += [hb, wb]
-            elif i == n_layers - 1:  # head: fp32
-                saved.append(h)
-                torch.addmm(b, h, w, out=out[e] if ensemble else out)
-                break
-            else:
-                saved.append(h)
-                z = torch.addmm(b, h, w)
-            h = z.relu_()
-            saved.append(h)  # ReLU output: the mask of this layer's backward
+             save: list[torch.Tensor] | None, grad_rows: int | None = None) -> torch.Tensor:
+    """Forward of all members at once (ensembles through ``bmm``: one op per layer for all members).
+
+    With ``save``, appends per layer its input (fp32, or bf16 for hidden layers), the bf16 weight of
+    hidden layers and the fp32 ReLU output (the backward's mask), activations cut to ``grad_rows`` rows."""
+    rows = slice(None) if grad_rows is None else slice(0, grad_rows)
+    last = len(ws) - 1
+    h = x
+    for i, (w, b) in enumerate(zip(ws, bs)):
+        w = _w_io(w, ensemble)
+        if 0 < i < last:  # hidden -> hidden: bf16 GEMM; the fp32 bias add promotes the product back to fp32
+            hb, wb = h.to(_BF16), w.to(_BF16)
+            z = torch.add(b, torch.matmul(hb, wb))
+            if save is not None:
+                save += [hb[..., rows, :], wb]
+        else:  # first layer (k = input width) and head: fp32
+            if save is not None:
+                save.append(h[..., rows, :])
+            if i == last:
+                return torch.add(b, torch.matmul(h, w)) if ensemble else torch.addmm(b, h, w)
+            z = torch.add(b, torch.matmul(h, w)) if ensemble else torch.addmm(b, h, w)
+        h = z.relu_()
         if save is not None:
-            save.append(saved)
-    return out
+            save.append(h[..., rows, :])
+    raise AssertionError("unreachable: the head returns")
 
 
 class _Bf16MLP(torch.autograd.Function):
     """One autograd node for a whole (ensemble) MLP; backward written out (see module docstring)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, ensemble: bool, *params: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx, x: torch.Tensor, ensemble: bool, grad_rows: int | None,  # type: ignore[override]
+                *params: torch.Tensor) -> torch.Tensor:
         ws, bs = list(params[0::2]), list(params[1::2])
-        saved: list[list[torch.Tensor]] = []
-        out = _forward(x, ws, bs, ensemble, save=saved)
-        ctx.ensemble, ctx.n_layers = ensemble, len(ws)
-        ctx.members = [len(s) for s in saved]
-        ctx.save_for_backward(*ws, *[t for s in saved for t in s])
+        saved: list[torch.Tensor] = []
+        out = _forward(x, ws, bs, ensemble, save=saved, grad_rows=grad_rows)
+        ctx.ensemble, ctx.n_layers, ctx.grad_rows = ensemble, len(ws), grad_rows
+        ctx.save_for_backward(*ws, *saved)
         return out
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):  # type: ignore[override]
-        ensemble, n_layers = ctx.ensemble, ctx.n_layers
+        ensemble, n_layers, rows = ctx.ensemble, ctx.n_layers, ctx.grad_rows
         tensors = ctx.saved_tensors
-        ws, flat = tensors[:n_layers], tensors[n_layers:]
-        need_x = ctx.needs_input_grad[0]
-        gws = [torch.empty_like(w) for w in ws]
-        gbs = [torch.empty(w.shape[0], 1, w.shape[2], dtype=w.dtype, device=w.device) if ensemble
-               else torch.empty(w.shape[0], dtype=w.dtype, device=w.device) for w in ws]
+        ws, saved = tensors[:n_layers], list(tensors[n_layers:])
+        # saved = [x, h1, (hb_i, wb_i, h_{i+1}) per hidden layer ..., h_last]
+        g = grad_out if rows is None else grad_out[..., :rows, :]
+        gws: list[torch.Tensor] = [None] * n_layers  # type: ignore[list-item]
+        gbs: list[torch.Tensor] = [None] * n_layers  # type: ignore[list-item]
         gx = None
-        pos = 0
-        for e, n_saved in enumerate(ctx.members):
-            saved = list(flat[pos:pos + n_saved])
-            pos += n_saved
-            g = grad_out[e] if ensemble else grad_out
-            # saved = [x, h1, (hb_i, wb_i, h_{i+1}) per hidden layer ..., h_last_input]
-            for i in range(n_layers - 1, -1, -1):
-                gw, gb = (gws[i][e], gbs[i][e]) if ensemble else (gws[i], gbs[i])
-                if i == n_layers - 1:  # head: fp32, no activation
-                    h_in, gz = saved.pop(), g
-                else:
-                    gz = _relu_grad(g, saved.pop())
-                torch.sum(gz, 0, keepdim=ensemble, out=gb)
-                if 0 < i < n_layers - 1:  # hidden: one bf16 cast of the gradient serves both GEMMs
-                    wb, hb = saved.pop(), saved.pop()
-                    gzb = gz.to(_BF16)
-                    gw.copy_(torch.mm(hb.t(), gzb) if ensemble else torch.mm(gzb.t(), hb))
-                    g = torch.mm(gzb, wb.t())  # bf16; _relu_grad of the layer below promotes it
-                    continue
-                if i < n_layers - 1:
-                    h_in = saved.pop()
-                if ensemble:
-                    torch.mm(h_in.t(), gz, out=gw)
-                else:
-                    torch.mm(gz.t(), h_in, out=gw)
-                if i > 0 or need_x:
-                    g = torch.mm(gz, _w_in_out(ws[i], e, ensemble).t())
-                    if i == 0:
-                        gx = g if gx is None else gx + g
-        grads: list[torch.Tensor | None] = [gx, None]
+        for i in range(n_layers - 1, -1, -1):
+            gz = g if i == n_layers - 1 else _relu_grad(g, saved.pop())  # head: no activation
+            gbs[i] = gz.sum(-2, keepdim=ensemble)
+            if 0 < i < n_layers - 1:  # hidden: one bf16 cast of the gradient serves both GEMMs
+                wb, hb = saved.pop(), saved.pop()
+                gzb = gz.to(_BF16)
+                gws[i] = _weight_grad(hb, gzb, ensemble).to(gz.dtype)
+                g = torch.matmul(gzb, wb.transpose(-1, -2))  # bf16; _relu_grad below promotes it
+                continue
+            h_in = saved.pop()
+            gws[i] = _weight_grad(h_in, gz, ensemble)
+            if i > 0 or ctx.needs_input_grad[0]:
+                g = torch.matmul(gz, _w_io(ws[i], ensemble).transpose(-1, -2))
+                if i == 0:
+                    gx = g.sum(0) if ensemble else g
+        if gx is not None and rows is not None:
+            gx = torch.cat([gx, gx.new_zeros(grad_out.shape[-2] - rows, gx.shape[1])])
+        grads: list[torch.Tensor | None] = [gx, None, None]
         for gw, gb in zip(gws, gbs):
             grads += [gw, gb]
         return tuple(grads)
+
+
+def _weight_grad(h_in: torch.Tensor, gz: torch.Tensor, ensemble: bool) -> torch.Tensor:
+    """dL/dW in the parameter's own layout: (E, in, out) = hᵀ·gz per member, or nn.Linear's (out, in) = gzᵀ·h.
+    ``h_in`` of an ensemble's first layer is the shared (B, in) input (broadcast over members)."""
+    if ensemble:
+        return torch.matmul(h_in.transpose(-1, -2), gz)
+    return torch.mm(gz.t(), h_in)
 
 
 def _relu_grad(g: torch.Tensor, relu_out: torch.Tensor) -> torch.Tensor:
