@@ -91,9 +91,13 @@ class RunConfig:
     """torch CPU threads (0: leave torch's default)"""
     device: str = "cpu"
     """torch device"""
+    actor_lr_schedule: Literal["constant", "cosine"] = "constant"
+    """cosine: the actor's learning rate decays from lr to 0 over --steps (critics keep lr), as in the IQL
+    reference code (Kostrikov et al.; CORL)"""
     precision: Literal["fp32", "bf16"] = "fp32"
-    """GEMM precision of the update: bf16 runs the MLPs' hidden->hidden matrix products in bf16 (~1.5-2x
-    steps/s on CPUs with AVX512-BF16/AMX); weights, Adam, losses, output heads and the bundle stay fp32"""
+    """GEMM precision of the update: bf16 runs the MLPs' hidden->hidden matrix products in bf16 (~1.25x
+    steps/s at 2x256 on a Zen 4 CPU with AVX512-BF16; slower where bf16 is emulated); weights, Adam, losses,
+    output heads and the bundle stay fp32"""
     nproc: int = 1
     """processes (torchrun, gloo): each takes batch_size/nproc samples, gradients are averaged"""
     log_every: int = 500
@@ -124,6 +128,8 @@ class RunConfig:
         require(self.seed >= 0, "seed", self.seed, "must be >= 0")
         require(self.threads >= 0, "threads", self.threads, "must be >= 0")
         require(self.precision in ("fp32", "bf16"), "precision", self.precision, "must be fp32 or bf16")
+        require(self.actor_lr_schedule in ("constant", "cosine"), "actor_lr_schedule", self.actor_lr_schedule,
+                "must be constant or cosine")
         require(self.nproc >= 1 and self.batch_size % self.nproc == 0, "nproc", self.nproc,
                 f"must be >= 1 and divide batch_size={self.batch_size}")
         require(self.log_every > 0, "log_every", self.log_every, "must be > 0")
@@ -340,6 +346,8 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     log.info("%s: %d episodes, %d transitions, obs %d + goal %d -> action %d", run.dataset,
              data.info["episodes"], data.info["transitions"], data.obs_dim, data.goal_dim, data.act_dim)
     agent = make_agent(algo, algo_cfg, data.obs_dim, data.goal_dim, data.act_dim, run.device)
+    if run.actor_lr_schedule == "cosine":
+        agent.set_actor_lr_decay(run.steps)
     try:
         agent.set_precision(run.precision)
     except ValueError as exc:
