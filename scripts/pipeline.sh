@@ -66,21 +66,27 @@ echo "pipeline stage times (s): $(for k in "${ORDER[@]}"; do printf '%s=%s ' "$k
 python - "$OUT" "$DRAWER" "$MARGIN" <<'PY'
 import json, sys
 from pathlib import Path
+from subgoal.evaluation.stack_cards import compare, load_cards
 out, drawer, margin = Path(sys.argv[1]), sys.argv[2] != "0", float(sys.argv[3])
+cards = load_cards("models/stack_cards.json")
 rows = []
-def row(name, trained, shipped, stack):
+def row(name, trained, shipped, stack_dir, config):
     ok = abs(trained - shipped) * 100 <= margin
+    s = json.loads((out / stack_dir / "summary.json").read_text())
+    a = compare(config, s["successes"], s["episodes"], cards)
+    vs = (f" (stack card {a.card.success_rate:.0%}: {'agrees' if a.agrees else 'DISAGREES'}: 95% intervals "
+          f"of this run {a.low:.0%}-{a.high:.0%}, of the card {a.card_interval[0]:.0%}-{a.card_interval[1]:.0%})") if a else ""
     rows.append(f"{name}: direct {trained:.0%} (shipped card {shipped:.0%}, {'ok' if ok else 'OUTSIDE'} ±{margin:.0f} pts); "
-                f"full stack over DDS {stack:.0%}")
+                f"full stack over DDS {s['successes']}/{s['episodes']}{vs}")
     return ok
 card = json.loads((out / "models/reach_iql/model.json").read_text())
 shipped = json.loads(Path("models/reach_iql/model.json").read_text())
-stack = json.loads((out / "reports/reach/summary.json").read_text())
-ok = row("reach_iql", card["metrics"]["eval/success_rate"], shipped["metrics"]["eval/success_rate"], stack["success_rate"])
+ok = row("reach_iql", card["metrics"]["eval/success_rate"], shipped["metrics"]["eval/success_rate"], "reports/reach",
+         "config/demo.yaml")
 if drawer:
     guided = json.loads((out / "reports/drawer_guided/results.json").read_text())["arms"]["ptp"]["success_rate"]
-    stack = json.loads((out / "reports/drawer_stack/summary.json").read_text())
-    ok &= row("drawer_iql + drawer_ptp", guided, 0.58, stack["success_rate"])  # card: docs/goal_proposal.md, 50 seeds
+    direct = cards["config/demo_drawer.yaml"].direct  # the shipped pair's PTP-guided direct evaluation
+    ok &= row("drawer_iql + drawer_ptp", guided, direct["success_rate"], "reports/drawer_stack", "config/demo_drawer.yaml")
 print("\n".join(rows))
 sys.exit(0 if ok else 3)
 PY

@@ -25,6 +25,8 @@ def test_shipped_cards_cover_every_demo_config():
     for cfg in ("config/demo.yaml", "config/demo_drawer.yaml", "config/demo_insert.yaml"):
         assert cfg in cards, f"{cfg} has no stack card in {DEFAULT_CARDS}"
         assert cards[cfg].episodes >= 20 and "subgoal eval" in cards[cfg].command
+    drawer = cards["config/demo_drawer.yaml"].direct  # what make pipeline compares its retrained pair with
+    assert drawer is not None and 0 < drawer["success_rate"] < 1 and "sim_guided_eval" in drawer["command"]
 
 
 def _part(tmp_path, name, config, successes, episodes):
@@ -43,12 +45,14 @@ def test_front_page_flags_a_part_outside_its_card(tmp_path):
         "config/b.yaml": {"task": "drawer_object", "success_rate": 0.5, "episodes": 50, "command": "subgoal eval ..."}}}))
     parts = {"a": _part(tmp_path, "a", "config/a.yaml", 6, 10),   # 6/10 cannot come from a 100% stack
              "b": _part(tmp_path, "b", "./config/b.yaml", 1, 3),  # 1/3 is what a 50% stack gives
-             "c": _part(tmp_path, "c", "config/none.yaml", 1, 1)}
+             "c": _part(tmp_path, "c", "config/none.yaml", 1, 1),
+             "d": _part(tmp_path, "d", "config/a.yaml", 19, 20)}  # the card (50/50) is a sample too: >= 93%
     total = combine_reports(tmp_path / "front", parts, cards)
     assert total["parts"]["a"]["card"]["agrees"] is False
     assert total["parts"]["b"]["card"]["agrees"] is True
     assert "card" not in total["parts"]["c"]
-    assert total["agrees_with_cards"] is False and "outside the stack card's 95% interval: a" in total["line"]
+    assert total["parts"]["d"]["card"]["agrees"] is True
+    assert total["agrees_with_cards"] is False and "disagrees with its stack card (95% intervals apart): a" in total["line"]
     page = (tmp_path / "front/index.md").read_text()
     assert "below the card" in page and "no stack card" in page
 

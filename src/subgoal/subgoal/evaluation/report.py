@@ -344,8 +344,8 @@ def combine_reports(out: Path, parts: dict[str, Path], cards_path: str | Path | 
     carded = {k: s["card"] for k, s in summaries.items() if "card" in s}
     if carded:
         off = [k for k, c in carded.items() if not c["agrees"]]
-        line += ("; every part agrees with its stack card (95% interval)" if not off
-                 else "; outside the stack card's 95% interval: " + ", ".join(off))
+        line += ("; every part agrees with its stack card (95% intervals overlap)" if not off
+                 else "; disagrees with its stack card (95% intervals apart): " + ", ".join(off))
     total["agrees_with_cards"] = all(c["agrees"] for c in carded.values()) if carded else None
     lines = ["# subgoal demo: the full stack on the simulated Panda over ROS 2 (DDS)", "", f"**{line}**", "",
              "| part | config | success | stack card (full stack over DDS) | 95% interval of this run | vs card "
@@ -354,7 +354,7 @@ def combine_reports(out: Path, parts: dict[str, Path], cards_path: str | Path | 
              "(camera | subgoal preview | live EE trace).",
              "", "Stack card: the success rate this config measured over many seeded episodes (models/stack_cards.json, "
              "with the command). A few demo episodes cannot pin a rate to ±10 points, so a part agrees with its card "
-             "when the card's rate lies inside this run's 95% Wilson interval."]
+             "when this run's 95% Wilson interval overlaps the card's."]
     (out / "index.md").write_text("\n".join(lines) + "\n")
     (out / "index.html").write_text(markdown_to_html(lines, "subgoal demo"))
     (out / "summary.json").write_text(json.dumps(total, indent=2))
