@@ -129,7 +129,8 @@ def peer(steps: int, warmup: int, threads: int) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=300, help="timed gradient steps per round")
-    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=200,
+                    help="untimed steps first, both sides (30 left ours 10-20%% below its steady rate)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for both (1: robust on a shared box)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--precision", choices=("both", "fp32", "bf16"), default="both",
