@@ -1,7 +1,7 @@
 """Mixed-precision training forward/backward of ReLU MLPs: hidden→hidden GEMMs in bf16, the rest in fp32.
 
-Why: at 2×256 MLPs and batch 256 an IQL update is ~0.55 GFLOP of GEMMs, ~90% of it in the 256×256
-hidden layers, and a tuned fp32 update already runs at ~90% of its fp32 GEMM floor on one core
+Why: at 2×256 MLPs and batch 256 an IQL update is ~0.54 GFLOP of GEMMs, 93% of it in the 256×256
+hidden layers, and the fp32 update already runs at 73–90% of its fp32 GEMM floor on one core
 (``bench/train_throughput.py``). CPUs with AVX512-BF16 / AMX multiply bf16 about twice as fast, so the
 remaining speed-up is in those GEMMs. ``torch.autocast`` gets little of it: it casts every op's inputs
 (~125 casts per IQL step), runs ReLU and its backward in slow bf16 element-wise kernels, and puts the
@@ -11,6 +11,7 @@ What this does instead, per MLP call (one autograd node for the whole network):
 
 * layer 0 (input → hidden; k = input width, tiny) and the head (hidden → output) stay fp32: the head
   produces Q / V / action means, so their values keep fp32 precision;
+* ensemble members (twin critics) go through one ``bmm`` per layer;
 * each hidden→hidden layer: its input activation and weight are cast to bf16 once, one bf16 GEMM
   (fp32 accumulation inside oneDNN), the bias add promotes the product back to fp32, ReLU in fp32;
 * backward by hand: the incoming gradient is cast to bf16 once per hidden layer and used for both its

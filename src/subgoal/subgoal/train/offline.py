@@ -95,7 +95,7 @@ class RunConfig:
     """cosine: the actor's learning rate decays from lr to 0 over --steps (critics keep lr), as in the IQL
     reference code (Kostrikov et al.; CORL)"""
     precision: Literal["fp32", "bf16"] = "fp32"
-    """GEMM precision of the update: bf16 runs the MLPs' hidden->hidden matrix products in bf16 (~1.25x
+    """GEMM precision of the update: bf16 runs the MLPs' hidden->hidden matrix products in bf16 (1.2-1.5x
     steps/s at 2x256 on a Zen 4 CPU with AVX512-BF16; slower where bf16 is emulated); weights, Adam, losses,
     output heads and the bundle stay fp32"""
     nproc: int = 1
