@@ -12,9 +12,12 @@
 #           6. IQL with plan-state goals (10k steps) and the PTP subgoal generators (3k steps), exported
 #           7. direct evaluation (PIPELINE_DIRECT_EPISODES=50) of PTP-guided IQL (seeds 20000-20049, as the card)
 #           8. the stack over DDS (config/demo_drawer.yaml with the new bundles; PIPELINE_EVAL_EPISODES)
-# Output: data/pipeline/ (bags, datasets, models, reports). Last line: each retrained number next to the shipped
+# Output: data/pipeline/ (bags, datasets, models, reports). Last lines: each retrained number next to the shipped
 # one, "ok" when within PIPELINE_MARGIN points (default 15: two 50-episode rates near 60% differ by more than
-# 14 points in 5% of reruns by chance alone).
+# 14 points in 5% of reruns by chance alone), and each DDS stack run against its stack card (models/stack_cards.json).
+# The drawer IQL recipe's success varies 16-58% between training seeds (10 trainings, the card's recipe_spread), so
+# a single retrain is checked against that spread ±PIPELINE_MARGIN, and its distance to the shipped (best) draw is
+# only printed. Exit 3 when a check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${PIPELINE_OUT:-data/pipeline}
@@ -86,7 +89,15 @@ ok = row("reach_iql", card["metrics"]["eval/success_rate"], shipped["metrics"]["
 if drawer:
     guided = json.loads((out / "reports/drawer_guided/results.json").read_text())["arms"]["ptp"]["success_rate"]
     direct = cards["config/demo_drawer.yaml"].direct  # the shipped pair's PTP-guided direct evaluation
-    ok &= row("drawer_iql + drawer_ptp", guided, direct["success_rate"], "reports/drawer_stack", "config/demo_drawer.yaml")
+    row("drawer_iql + drawer_ptp", guided, direct["success_rate"], "reports/drawer_stack", "config/demo_drawer.yaml")
+    # one retrain cannot match the shipped draw: the recipe's success varies 16-58% between training seeds
+    # (models/stack_cards.json, recipe_spread), so the check is against that spread, widened by the margin
+    spread = [r["success_rate"] for r in direct["recipe_spread"]["runs"]]
+    lo, hi = min(spread) - margin / 100, max(spread) + margin / 100
+    in_spread = lo <= guided <= hi
+    rows.append(f"  drawer recipe spread over {len(spread)} trainings {min(spread):.0%}-{max(spread):.0%}: "
+                f"{'ok' if in_spread else 'OUTSIDE'} (within ±{margin:.0f} pts of it)")
+    ok &= in_spread
 print("\n".join(rows))
 sys.exit(0 if ok else 3)
 PY

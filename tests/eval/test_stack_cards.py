@@ -27,6 +27,8 @@ def test_shipped_cards_cover_every_demo_config():
         assert cards[cfg].episodes >= 20 and "subgoal eval" in cards[cfg].command
     drawer = cards["config/demo_drawer.yaml"].direct  # what make pipeline compares its retrained pair with
     assert drawer is not None and 0 < drawer["success_rate"] < 1 and "sim_guided_eval" in drawer["command"]
+    spread = [r["success_rate"] for r in drawer["recipe_spread"]["runs"]]  # make pipeline checks against it
+    assert len(spread) >= 3 and min(spread) <= drawer["success_rate"] <= max(spread)
 
 
 def _part(tmp_path, name, config, successes, episodes):
