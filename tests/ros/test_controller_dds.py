@@ -147,3 +147,4 @@ def test_wrong_bundle_refuses_to_configure(tmp_path, ros_domain_id):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "cannot start: configure failed" in r.stderr and "model.json" in r.stderr, r.stderr
+

@@ -22,6 +22,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped, TwistStamped, WrenchStamped
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, SetParametersResult
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
 from std_msgs.msg import Bool, Float64
 from std_srvs.srv import Trigger
 
@@ -41,7 +42,10 @@ class ResidualControllerNode(LifecycleNode):
         defaults = ControllerConfig()
         for name in ControllerConfig.__dataclass_fields__:
             lo_hi = DYNAMIC.get(name)
-            desc = ParameterDescriptor(description=f"ControllerConfig.{name}", read_only=lo_hi is None)
+            # not read_only in the descriptor so that configure can publish the values it takes from a residual
+            # bundle's card (``ros2 param get`` then shows what runs); _on_params refuses outside changes to them
+            desc = ParameterDescriptor(description=f"ControllerConfig.{name}" + ("" if lo_hi else
+                                       " (fixed at start; a residual bundle's card may set it at configure)"))
             if lo_hi:
                 desc.floating_point_range = [FloatingPointRange(from_value=lo_hi[0], to_value=lo_hi[1])]
             value = getattr(defaults, name)
@@ -50,6 +54,7 @@ class ResidualControllerNode(LifecycleNode):
             description="model bundle dir with kind 'residual' ('' = base controller only)", read_only=True))
         self.declare_parameter("frame_id", "base", ParameterDescriptor(read_only=True))
         self.declare_parameter("autostart", True, ParameterDescriptor(read_only=True))
+        self._card_sync = False  # True only while configure writes the card's values into the parameters
         self.add_on_set_parameters_callback(self._on_params)
         self.core: ControllerCore | None = None
         self.monitor: RateLatencyMonitor | None = None
@@ -77,6 +82,7 @@ class ResidualControllerNode(LifecycleNode):
                 cfg, taken = config_from_card(params, residual.bundle.card.extra)
                 for line in taken:
                     self.get_logger().info(line)
+                self._publish_effective(cfg)
         except Exception as exc:  # noqa: BLE001 - any load problem must refuse the transition, with its message
             self._configure_error = str(exc)
             self.get_logger().error(f"configure failed: {exc}")
@@ -159,8 +165,30 @@ class ResidualControllerNode(LifecycleNode):
         resp.success, resp.message = True, "e-stop released"
         return resp
 
+    def _publish_effective(self, cfg: ControllerConfig) -> None:
+        """Write the values configure runs with into the node's parameters (those a card changed)."""
+        changed = []
+        for name in ControllerConfig.__dataclass_fields__:
+            value = getattr(cfg, name)
+            value = list(value) if isinstance(value, tuple) else value
+            current = self.get_parameter(name).value
+            current = list(current) if isinstance(current, (list, tuple)) else current
+            if current != value:
+                changed.append(Parameter(name, value=float(value) if isinstance(current, float) else value))
+        self._card_sync = True
+        try:
+            for result in self.set_parameters(changed):
+                if not result.successful:
+                    raise ValueError(f"cannot show the card's value as a parameter: {result.reason}")
+        finally:
+            self._card_sync = False
+
     def _on_params(self, params) -> SetParametersResult:
         # ranges are enforced by the descriptors; here the accepted values reach the core
+        fixed = [p.name for p in params if p.name in ControllerConfig.__dataclass_fields__ and p.name not in DYNAMIC]
+        if fixed and not self._card_sync:
+            return SetParametersResult(successful=False,
+                                       reason=f"{', '.join(fixed)} cannot change while running (set at start)")
         if self.core is not None:
             for p in params:
                 if p.name == "residual_scale":
