@@ -104,6 +104,15 @@ def test_bad_input_exits_with_a_clear_error(offline_run, tmp_path, caplog):
     assert main([*base, "--init", str(offline_run / "offline_run"), "--task", "fly"]) == 2
     assert "unknown task" in caplog.text
     assert main(base) == 2 and "init" in caplog.text
+    # a policy whose goals are planner plan states (the drawer stack's): the sim env has no such goals
+    import shutil
+    plan = shutil.copytree(offline_run / "offline_run", tmp_path / "plan_run")
+    cfg_path = plan / "checkpoint" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["card"]["observation"].update(goal_key="plan_state", achieved_key="plan_state")
+    cfg_path.write_text(json.dumps(cfg))
+    assert main([*base, "--init", str(plan)]) == 2
+    assert "plan-state policies is not supported yet" in caplog.text
     assert not (tmp_path / "x").exists()
 
 

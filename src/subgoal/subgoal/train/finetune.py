@@ -420,6 +420,13 @@ def finetune(cfg: FinetuneConfig) -> dict[str, Any]:
     achieved_key = obs_meta.get("achieved_key") or "ee_pos"
     goal_key = obs_meta.get("goal_key") or "goal_state"
     goal_dim = int(obs_meta["goal_dim"])
+    sim_keys = ("ee_pos", "ee_quat", "gripper_width", "object_state", "goal_state", "image", "goal_image")
+    if goal_key not in sim_keys or achieved_key not in sim_keys:
+        # e.g. the drawer policy, whose goals are 8-d plan states a planner proposes (planning.sim_guided_eval):
+        # the online loop has no plan-state goals to practise or evaluate yet
+        raise ConfigError(f"{init.run_dir}: the init's goals are {goal_key!r} / achieved {achieved_key!r}, which the "
+                          f"sim environment does not provide ({', '.join(sim_keys)}): online fine-tuning of "
+                          f"plan-state policies is not supported yet")
     scale, offset, low, high = (np.asarray(act_meta[k], np.float32) for k in ("scale", "offset", "low", "high"))
     run0 = ck.get("run", {})
     relabel_kw = {k: v for k, v in ck.get("relabel", {}).items() if k in {f.name for f in dataclasses.fields(RelabelConfig)}}
