@@ -203,13 +203,15 @@ class Bringup:
                 return node.name
         return None
 
-    def dump_stacks(self) -> list[str]:
+    def dump_stacks(self, only: list[str] | None = None) -> list[str]:
         """Ask every running node for its threads' Python stacks (SIGUSR1, see ``node_main.run_node``); they
         land in the node log. Returns the names signalled. Only the node process itself is signalled, not its
-        group, and only when it is alive."""
+        group, and only when it is alive; only our own nodes (``STACK_DUMP_PACKAGES``): SIGUSR1 would kill a
+        process without a handler, e.g. a vendor driver started from the same config."""
         sent = []
+        ours = {n.name for n in self.config.nodes if n.package in STACK_DUMP_PACKAGES}
         for name, proc in self.procs.items():
-            if proc.poll() is None and hasattr(signal, "SIGUSR1"):
+            if name in ours and (only is None or name in only) and proc.poll() is None and hasattr(signal, "SIGUSR1"):
                 try:
                     os.kill(proc.pid, signal.SIGUSR1)
                     sent.append(name)
@@ -229,7 +231,10 @@ class Bringup:
             try:
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("%s ignored SIGTERM for %.1f s: SIGKILL", name, self.kill_timeout_s)
+                log.warning("%s ignored SIGTERM for %.1f s: its Python stacks (SIGUSR1) go to the log, then SIGKILL",
+                            name, self.kill_timeout_s)
+                if self.dump_stacks(only=[name]):  # where it hangs, for the next person
+                    time.sleep(0.5)
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
         for t in self._threads:
@@ -237,6 +242,10 @@ class Bringup:
         if self.log_file and getattr(self, "_sink", None) is not None:
             self._sink.close()
         return {n: p.returncode for n, p in self.procs.items()}
+
+
+#: packages whose nodes start through ``subgoal_ros.node_main.run_node`` (SIGUSR1 prints their stacks)
+STACK_DUMP_PACKAGES = ("subgoal_ros",)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
