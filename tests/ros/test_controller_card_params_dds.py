@@ -23,9 +23,10 @@ def test_parameters_show_the_residual_cards_values_and_stay_fixed(tmp_path, ros_
                                                        {"residual_bundle": str(root / "models/insert_residual_sac")})])
     b = Bringup(cfg, tmp_path / "run")
     b.start()
-    rclpy.init()
-    node = rclpy.create_node("card_params_test")
+    node = None
     try:
+        rclpy.init()
+        node = rclpy.create_node("card_params_test")
         get = node.create_client(GetParameters, f"{ns}/residual_controller/get_parameters")
         assert wait_for_service(node, get, 30)
         names = ["kp_z", "max_residual", "max_force", "kp_x"]
@@ -47,7 +48,8 @@ def test_parameters_show_the_residual_cards_values_and_stay_fixed(tmp_path, ros_
         assert not res.successful and "cannot change while running" in res.reason
         assert values()[0] == pytest.approx(0.3)
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
-        codes = b.stop()
+        codes = b.stop()  # first: no orphan node even if rclpy could not start here
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
     assert codes == {"residual_controller": 0}

@@ -31,7 +31,7 @@ from subgoal_ros.conversions import COMMAND_QOS, SENSOR_QOS, STATUS_QOS, from_ti
 from subgoal_ros.images import image_array, vector_array
 from subgoal_ros.node_main import run_node
 from subgoal_ros.params import declare_config
-from subgoal_ros.service_calls import ServiceCallFailed, call_with_retry
+from subgoal_ros.service_calls import ServiceCallFailed, ServiceCaller
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -69,8 +69,9 @@ class EvalRunnerNode(Node):
         self.view: list = []
         self.pub_goal_state = self.create_publisher(Image, "goal/state", COMMAND_QOS)
         self.pub_goal_image = self.create_publisher(Image, "goal/image", COMMAND_QOS)
-        self.reset = self.create_client(Trigger, "reset")
-        self.lifecycle = [self.create_client(ChangeState, f"{n.strip()}/change_state")
+        self.calls = ServiceCaller(self)  # the worker thread's own clients and executor (service_calls)
+        self.reset = self.calls.client(Trigger, "reset")
+        self.lifecycle = [self.calls.client(ChangeState, f"{n.strip()}/change_state")
                           for n in self.cfg.lifecycle_nodes.split(",") if n.strip()]
         self.rc = 0
         threading.Thread(target=self._run, daemon=True).start()
@@ -143,7 +144,7 @@ class EvalRunnerNode(Node):
     def _transition(self, transition: int) -> None:
         """Deactivate/activate the stack's lifecycle nodes (as a real reset does while the arm moves home)."""
         for client in self.lifecycle:
-            reply = call_with_retry(self, client, ChangeState.Request(transition=Transition(id=transition)),
+            reply = self.calls.call(client, ChangeState.Request(transition=Transition(id=transition)),
                                     self.cfg.service_timeout_s)
             if not reply.success:
                 raise ServiceCallFailed(f"{client.srv_name} transition {transition} refused")
@@ -160,7 +161,7 @@ class EvalRunnerNode(Node):
                 self.goal_state = self.goal_image = self.plan_goal = None
                 if i > 0:
                     self._transition(Transition.TRANSITION_DEACTIVATE)
-                reply = call_with_retry(self, self.reset, Trigger.Request(), c.service_timeout_s)
+                reply = self.calls.call(self.reset, Trigger.Request(), c.service_timeout_s)
                 if not reply.success:
                     raise ServiceCallFailed(f"sim reset failed: {reply.message}")
                 seed = parse_seed(reply.message)
@@ -216,6 +217,7 @@ class EvalRunnerNode(Node):
             self.rc = 1
         finally:
             self.rec.flush()
+            self.calls.close()
             rclpy.try_shutdown()
 
 

@@ -27,7 +27,7 @@ from subgoal.runtime.episode_runner import EpisodeJudge, RunnerConfig, parse_see
 from subgoal_ros.conversions import COMMAND_QOS, STATUS_QOS
 from subgoal_ros.node_main import run_node
 from subgoal_ros.params import declare_config
-from subgoal_ros.service_calls import ServiceCallFailed, call_with_retry
+from subgoal_ros.service_calls import ServiceCallFailed, ServiceCaller
 
 
 ATTEMPT_S = 5.0
@@ -45,14 +45,16 @@ class RecordRunnerNode(Node):
         self.eq_count = 0
         self.create_subscription(Bool, "task/success", self._on_success, STATUS_QOS)
         self.create_subscription(PoseStamped, "equilibrium_pose", self._on_eq, COMMAND_QOS)
+        self.calls = ServiceCaller(self)  # the worker thread's own clients and executor (service_calls)
+        c = self.calls.client
         self.cli = {
-            "reset": self.create_client(Trigger, "reset"),
-            "start": self.create_client(Trigger, "recorder/start"),
-            "stop": self.create_client(Trigger, "recorder/stop"),
-            "mark": self.create_client(SetBool, "recorder/mark_success"),
-            "controller": self.create_client(SetBool, "teleop_controller/enable"),
-            "teleop": self.create_client(SetBool, "scripted_teleop/enable"),
-            "params": self.create_client(SetParameters, "recorder/set_parameters"),
+            "reset": c(Trigger, "reset"),
+            "start": c(Trigger, "recorder/start"),
+            "stop": c(Trigger, "recorder/stop"),
+            "mark": c(SetBool, "recorder/mark_success"),
+            "controller": c(SetBool, "teleop_controller/enable"),
+            "teleop": c(SetBool, "scripted_teleop/enable"),
+            "params": c(SetParameters, "recorder/set_parameters"),
         }
         self.rc = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -68,7 +70,7 @@ class RecordRunnerNode(Node):
     def _call(self, name: str, request, timeout: float | None = None):
         """Blocking call from the worker thread (re-sent when a reply is lost: service_calls)."""
         try:
-            return call_with_retry(self, self.cli[name], request, timeout or self.cfg.service_timeout_s, ATTEMPT_S)
+            return self.calls.call(self.cli[name], request, timeout or self.cfg.service_timeout_s, ATTEMPT_S)
         except ServiceCallFailed as exc:
             raise StepFailed(str(exc)) from exc
 
@@ -152,6 +154,7 @@ class RecordRunnerNode(Node):
                 self._set_bool("teleop", False)
             except Exception:  # noqa: BLE001
                 pass
+            self.calls.close()
             rclpy.try_shutdown()
 
 
