@@ -12,6 +12,10 @@
 #           6. IQL with plan-state goals (10k steps) and the PTP subgoal generators (3k steps), exported
 #           7. direct evaluation (PIPELINE_DIRECT_EPISODES=50) of PTP-guided IQL (seeds 20000-20049, as the card)
 #           8. the stack over DDS (config/demo_drawer.yaml with the new bundles; PIPELINE_EVAL_EPISODES)
+#   insert with the learned residual (PIPELINE_RESIDUAL=0 skips):
+#           9. residual SAC on the P controller, trained online in sim through the deployed ControllerCore
+#              (PIPELINE_RESIDUAL_STEPS=60000 env steps, the shipped card's command), evaluated on seeds 10000-10049
+#          10. the stack over DDS (config/demo_insert.yaml with the new bundle; PIPELINE_EVAL_EPISODES)
 # Output: data/pipeline/ (bags, datasets, models, reports). Last lines: each retrained number next to the shipped
 # one, "ok" when within PIPELINE_MARGIN points (default 15: two 50-episode rates near 60% differ by more than
 # 14 points in 5% of reruns by chance alone), and each DDS stack run against its stack card (models/stack_cards.json).
@@ -30,6 +34,9 @@ DRAWER_STEPS=${PIPELINE_DRAWER_STEPS:-10000}
 PTP_STEPS=${PIPELINE_PTP_STEPS:-3000}
 MARGIN=${PIPELINE_MARGIN:-15}
 DIRECT_EPISODES=${PIPELINE_DIRECT_EPISODES:-50}
+RESIDUAL=${PIPELINE_RESIDUAL:-1}
+RESIDUAL_STEPS=${PIPELINE_RESIDUAL_STEPS:-60000}
+RESIDUAL_CURVE=${PIPELINE_RESIDUAL_CURVE_EPISODES:-20}
 mkdir -p "$OUT"
 declare -A T
 ORDER=()
@@ -65,12 +72,23 @@ if [ "$DRAWER" != 0 ]; then
     --seed 19999 --max-episode-s 15 --out "$OUT/reports/drawer_stack" --no-progress
 fi
 
+# ---------------------------------------------------------------------------------------------- insert residual
+if [ "$RESIDUAL" != 0 ]; then
+  stage residual subgoal train residual --task insert --algo sac --zero-init --warmup policy --learning-starts 500 \
+    --update-every 2 --batch-size 256 --residual-scale 0.01 --max-residual 0.02 --steps "$RESIDUAL_STEPS" \
+    --eval-every $(( RESIDUAL_STEPS < 5000 ? RESIDUAL_STEPS : 5000 )) --curve-episodes "$RESIDUAL_CURVE" \
+    --eval-episodes "$DIRECT_EPISODES" --no-video --out "$OUT/models/insert_residual_sac" --run-dir "$OUT/runs/insert_residual"
+  sed "s|models/insert_residual_sac|$OUT/models/insert_residual_sac|" config/demo_insert.yaml > "$OUT/demo_insert.yaml"
+  stage insert_stack subgoal eval --config "$OUT/demo_insert.yaml" --task insert --episodes "$EVAL_EPISODES" \
+    --seed 9999 --max-episode-s 2.5 --out "$OUT/reports/insert_stack" --no-progress
+fi
+
 echo "pipeline stage times (s): $(for k in "${ORDER[@]}"; do printf '%s=%s ' "$k" "${T[$k]}"; done)"
-python - "$OUT" "$DRAWER" "$MARGIN" <<'PY'
+python - "$OUT" "$DRAWER" "$MARGIN" "$RESIDUAL" <<'PY'
 import json, sys
 from pathlib import Path
 from subgoal.evaluation.stack_cards import compare, load_cards
-out, drawer, margin = Path(sys.argv[1]), sys.argv[2] != "0", float(sys.argv[3])
+out, drawer, margin, residual = Path(sys.argv[1]), sys.argv[2] != "0", float(sys.argv[3]), sys.argv[4] != "0"
 cards = load_cards("models/stack_cards.json")
 rows = []
 def row(name, trained, shipped, stack_dir, config):
@@ -98,6 +116,12 @@ if drawer:
     rows.append(f"  drawer recipe spread over {len(spread)} trainings {min(spread):.0%}-{max(spread):.0%}: "
                 f"{'ok' if in_spread else 'OUTSIDE'} (within ±{margin:.0f} pts of it)")
     ok &= in_spread
+if residual:
+    card = json.loads((out / "models/insert_residual_sac/model.json").read_text())["metrics"]
+    shipped = json.loads(Path("models/insert_residual_sac/model.json").read_text())["metrics"]
+    ok &= row("insert_residual_sac", card["success_rate"], shipped["success_rate"], "reports/insert_stack",
+              "config/demo_insert.yaml")
+    rows[-1] += f"; P controller alone {card['p_only_success_rate']:.0%}"
 print("\n".join(rows))
 sys.exit(0 if ok else 3)
 PY
