@@ -66,7 +66,8 @@ run_part() {  # name config task episodes [subgoal eval options]
 run_part "$TASK" "$CONFIG" "$TASK" "$EPISODES" || rc=$?
 if [ "$rc" = 0 ] && [ "$DRAWER_EPISODES" -gt 0 ]; then
   # 15 s per episode: the 150-step budget of the direct evaluation in docs/goal_proposal.md
-  run_part drawer_hierarchical "$DRAWER_CONFIG" drawer_object "$DRAWER_EPISODES" --max-episode-s 15 || rc=$?
+  # seeds 20000.. (episode i = SEED+1+i): the seeds of the direct evaluation and of the stack card
+  run_part drawer_hierarchical "$DRAWER_CONFIG" drawer_object "$DRAWER_EPISODES" --seed 19999 --max-episode-s 15 || rc=$?
 fi
 if [ "$rc" = 0 ] && [ "$INSERT_EPISODES" -gt 0 ]; then
   # 2.5 s per episode: the 50 controller periods (20 Hz) of the residual's in-process evaluation; seeds

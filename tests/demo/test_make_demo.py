@@ -43,6 +43,9 @@ def test_demo_runs_and_writes_a_report(tmp_path, ros_domain_id):
     assert summary["parts"]["insert_residual"]["episodes"] == 1
     assert len(np.load(insert / "trace_0.npz")["equilibrium_pose"]) > 5
     assert "from models/insert_residual_sac" in (insert / "nodes.log").read_text()
+    for part in ("reach", "drawer_hierarchical", "insert_residual"):  # one node per name (runner's service node)
+        assert "Publisher already registered" not in (tmp_path / "demo" / part / "nodes.log").read_text(), part
+    assert summary["parts"]["drawer_hierarchical"]["card"]["success_rate"] == 0.48  # compared with its stack card
 
 
 def test_missing_bundle_tells_the_command_that_creates_it(tmp_path):

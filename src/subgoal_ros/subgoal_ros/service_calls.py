@@ -30,8 +30,11 @@ class ServiceCaller:
 
     def __init__(self, node: Node) -> None:
         self.log = node.get_logger()
+        # use_global_arguments=False: the process's ``-r __node:=...`` remap would otherwise rename this node to
+        # the runner's own name (two nodes of one name in the graph); the namespace is passed explicitly instead
         self.node = rclpy.create_node(f"{node.get_name()}_calls", namespace=node.get_namespace(),
-                                      context=node.context, start_parameter_services=False)
+                                      context=node.context, start_parameter_services=False,
+                                      use_global_arguments=False)
         self.executor = SingleThreadedExecutor(context=node.context)
         self.executor.add_node(self.node)
 
