@@ -37,6 +37,8 @@ DIRECT_EPISODES=${PIPELINE_DIRECT_EPISODES:-50}
 RESIDUAL=${PIPELINE_RESIDUAL:-1}
 RESIDUAL_STEPS=${PIPELINE_RESIDUAL_STEPS:-60000}
 RESIDUAL_CURVE=${PIPELINE_RESIDUAL_CURVE_EPISODES:-20}
+# a rerun starts over: the trainers refuse to overwrite a run folder's checkpoint (no silent mixing of two runs)
+rm -rf "$OUT/runs" "$OUT/models"
 mkdir -p "$OUT"
 declare -A T
 ORDER=()

@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_pipeline_reduced_runs_every_stage(tmp_path, ros_domain_id):
     out = tmp_path / "pipe"
+    left = out / "runs/reach_iql/checkpoint"  # an earlier run's checkpoint: a rerun must start over, not refuse
+    left.mkdir(parents=True)
+    for name in ("tensors.safetensors", "state.json"):
+        (left / name).write_text("{}")
     env = {**os.environ, "PIPELINE_OUT": str(out), "PIPELINE_ROS_EPISODES": "1", "PIPELINE_EPISODES": "3",
            "PIPELINE_EVAL_EPISODES": "1", "PIPELINE_STEPS": "30", "PIPELINE_DRAWER_STEPS": "30",
            "PIPELINE_PTP_STEPS": "20", "PIPELINE_DIRECT_EPISODES": "2", "PIPELINE_RESIDUAL_STEPS": "600",
