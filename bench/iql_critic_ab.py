@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from subgoal.algos.buffers import GoalDataset, GoalReplay
 from subgoal.algos.iql import IQL, IQLConfig
-from subgoal.data.relabel import RelabelConfig
 from subgoal.models import mlp
 
-OBS, GOAL, ACT, BATCH = 17, 3, 4, 256
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_throughput import ACT, BATCH, GOAL, OBS, synthetic_replay  # noqa: E402
 
 
 def batched_forward(self: mlp.EnsembleMLP, x: torch.Tensor) -> torch.Tensor:
@@ -40,14 +41,9 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    n = 20000
-    obs = rng.normal(size=(n + 1, OBS)).astype(np.float32)
-    data = GoalDataset(obs=obs[:-1], next_obs=obs[1:], actions=rng.uniform(-1, 1, (n, ACT)).astype(np.float32),
-                       achieved_next=obs[1:, :GOAL].copy(), episode_ends=np.arange(100, n + 1, 100),
-                       action_low=-np.ones(ACT, np.float32), action_high=np.ones(ACT, np.float32))
+    data, replay = synthetic_replay(rng)
     agent = IQL(IQLConfig(), OBS, GOAL, ACT)
     agent.set_normalization(data.obs, data.achieved_next)
-    replay = GoalReplay(data, RelabelConfig(keep=0.2, future=0.5, uniform=0.3), rng=rng)
     variants = {"baddbmm": batched_forward, "addmm_per_member": mlp.EnsembleMLP.forward}
     res: dict[str, list[float]] = {k: [] for k in variants}
     try:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from train_throughput import ACT, BATCH, GOAL, OBS  # noqa: E402
+from train_throughput import ACT, BATCH, GOAL, OBS, synthetic_replay  # noqa: E402
 
 
 class _ZeroGemms(types.ModuleType):
@@ -52,9 +52,7 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from subgoal.algos.buffers import GoalDataset, GoalReplay
     from subgoal.algos.iql import IQL, IQLConfig
-    from subgoal.data.relabel import RelabelConfig
     from subgoal.models import bf16_mlp
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -65,12 +63,7 @@ def main() -> int:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
-    n = 20000
-    obs = rng.normal(size=(n + 1, OBS)).astype(np.float32)
-    data = GoalDataset(obs=obs[:-1], next_obs=obs[1:], actions=rng.uniform(-1, 1, (n, ACT)).astype(np.float32),
-                       achieved_next=obs[1:, :GOAL].copy(), episode_ends=np.arange(100, n + 1, 100),
-                       action_low=-np.ones(ACT, np.float32), action_high=np.ones(ACT, np.float32))
-    replay = GoalReplay(data, RelabelConfig(keep=0.2, future=0.5, uniform=0.3, prior=0.0), rng=rng)
+    data, replay = synthetic_replay(rng)
     variants = {"bf16": torch.bfloat16, "fp32_fused": torch.float32}
     agents = {}
     for name in variants:

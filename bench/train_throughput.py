@@ -43,24 +43,31 @@ PEER_PY = ROOT / "bench" / ".peers" / "d3rlpy-venv" / "bin" / "python"
 OBS, GOAL, ACT, BATCH = 17, 3, 4, 256
 
 
-def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int = 20000) -> dict:
-    import torch
-
+def synthetic_replay(rng: np.random.Generator, n: int = 20000):
+    """The benches' data (shared by iql_critic_ab.py and train_step_split.py): n random transitions in
+    100-step episodes at these shapes, and the training path's sampler (HER/uniform goal relabeling)."""
     from subgoal.algos.buffers import GoalDataset, GoalReplay
-    from subgoal.algos.iql import IQL, IQLConfig
     from subgoal.data.relabel import RelabelConfig
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
     obs = rng.normal(size=(n + 1, OBS)).astype(np.float32)
     data = GoalDataset(obs=obs[:-1], next_obs=obs[1:], actions=rng.uniform(-1, 1, (n, ACT)).astype(np.float32),
                        achieved_next=obs[1:, :GOAL].copy(), episode_ends=np.arange(100, n + 1, 100),
                        action_low=-np.ones(ACT, np.float32), action_high=np.ones(ACT, np.float32))
+    return data, GoalReplay(data, RelabelConfig(keep=0.2, future=0.5, uniform=0.3, prior=0.0), rng=rng)
+
+
+def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int = 20000) -> dict:
+    import torch
+
+    from subgoal.algos.iql import IQL, IQLConfig
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    data, replay = synthetic_replay(rng, n)
     agent = IQL(IQLConfig(hidden=(256, 256)), OBS, GOAL, ACT)
     agent.set_normalization(data.obs, data.achieved_next)
     agent.set_precision(precision)
-    replay = GoalReplay(data, RelabelConfig(keep=0.2, future=0.5, uniform=0.3, prior=0.0), rng=rng)
     for _ in range(warmup):
         agent.update_tensors(replay.sample(BATCH))
     t0 = time.perf_counter()
