@@ -68,6 +68,9 @@ def test_guided_and_unguided_arms_run_on_the_same_seeds(drawer_hdf5, tmp_path):
     for arm in s["arms"].values():
         assert [e["seed"] for e in arm["episodes"]] == [77, 78]
         assert all(e["steps"] == 4 and not e["success"] for e in arm["episodes"])  # 4 steps cannot open it
+        # ... nor move the cube, which every reset puts in the drawer's path: the failure's stage is recorded
+        assert all(e["cube_cleared_step"] is None and not e["cube_cleared_at_end"] for e in arm["episodes"])
+        assert arm["cube_cleared_rate"] == 0.0
     assert s["arms"]["ptp"]["mean_replans"] >= 1 and s["arms"]["final_goal_only"]["mean_replans"] == 0
     assert json.loads((out / "results.json").read_text())["seeds"] == [77, 78]
     assert (out / "success.png").stat().st_size > 0 and (out / "video_ptp.mp4").stat().st_size > 0

@@ -108,6 +108,7 @@ def run_episode(sim: Any, policy: Any, seed: int, budget: int, proposer: Any = N
         proposer.set_goal(goal)
     ok, t, plan_time, replans = False, 0, 0.0, 0
     subgoals: list[np.ndarray] = []
+    cleared_at = None  # first step the cube is out of the drawer's path: which stage a failure ended in
     for t in range(1, budget + 1):
         obs = sim_observation(sim)
         s = plan_state(obs)
@@ -123,11 +124,29 @@ def run_episode(sim: Any, policy: Any, seed: int, budget: int, proposer: Any = N
         sim.apply_action(sim_action(sim, policy.step(obs, target).action))
         if frames is not None:
             frames.append(render_with_subgoal(sim, target if proposer is not None else None, goal))
+        if cleared_at is None and not sim.task.blocking(sim.object_state()[:3]):
+            cleared_at = t
         if sim.success():
             ok = True
             break
     return {"seed": seed, "success": ok, "steps": t, "replans": replans, "plan_time_s": plan_time,
-            "distinct_subgoals": len(subgoals), "final_opening": float(sim.object_state()[7])}
+            "distinct_subgoals": len(subgoals), "final_opening": float(sim.object_state()[7]),
+            "cube_cleared_step": cleared_at,
+            "cube_cleared_at_end": not sim.task.blocking(sim.object_state()[:3])}
+
+
+def arm_summary(eps: list[dict[str, Any]]) -> dict[str, Any]:
+    """An arm's rates over its episodes (``evaluate`` and ``merge``); ``cube_cleared_rate`` says how many
+    episodes got past stage 1 (results written before it was recorded have none)."""
+    ok = [e["success"] for e in eps]
+    out = {"success_rate": float(np.mean(ok)), "successes": int(np.sum(ok)),
+           "mean_steps_success": float(np.mean([e["steps"] for e in eps if e["success"]])) if any(ok) else None,
+           "mean_final_opening": float(np.mean([e["final_opening"] for e in eps])),
+           "mean_replans": float(np.mean([e["replans"] for e in eps])),
+           "plan_time_per_episode_s": float(np.mean([e["plan_time_s"] for e in eps]))}
+    if all("cube_cleared_at_end" in e for e in eps):
+        out["cube_cleared_rate"] = float(np.mean([e["cube_cleared_at_end"] for e in eps]))
+    return out
 
 
 def render_with_subgoal(sim: Any, subgoal: np.ndarray | None, goal: np.ndarray, size: int = 240) -> np.ndarray:
@@ -185,14 +204,8 @@ def evaluate(policy_dir: str, arms: dict[str, dict], episodes: int = 50, seed: i
                 log.info("%s episode %d (seed %d): %s", name, i, seed + i, eps[-1])
                 if frames:
                     _save_video(frames, Path(out) / f"video_{name}.mp4")
-            ok = [e["success"] for e in eps]
-            results[name] = {"success_rate": float(np.mean(ok)), "successes": int(np.sum(ok)),
-                             "mean_steps_success": float(np.mean([e["steps"] for e in eps if e["success"]])) if any(ok) else None,
-                             "mean_final_opening": float(np.mean([e["final_opening"] for e in eps])),
-                             "mean_replans": float(np.mean([e["replans"] for e in eps])),
-                             "plan_time_per_episode_s": float(np.mean([e["plan_time_s"] for e in eps])),
-                             "config": spec, "episodes": eps}
-            log.info("%s: %d/%d", name, int(np.sum(ok)), episodes)
+            results[name] = {**arm_summary(eps), "config": spec, "episodes": eps}
+            log.info("%s: %d/%d", name, results[name]["successes"], episodes)
     summary = {"eval": "sim_guided", "task": task, "policy": str(policy_dir), "episodes": episodes,
                "seeds": [seed, seed + episodes - 1], "budget_steps": budget, "arms": results}
     if out is not None:
@@ -258,12 +271,7 @@ def merge(results: list[str | Path], out: str | Path) -> dict:
             raise ValueError(f"cannot merge: arm {name!r} has seeds {got[:3]}..{got[-3:]} (duplicates or "
                              f"different from the other arms)")
         seeds = got
-        ok = [e["success"] for e in eps]
-        arm.update({"success_rate": float(np.mean(ok)), "successes": int(np.sum(ok)),
-                    "mean_steps_success": float(np.mean([e["steps"] for e in eps if e["success"]])) if any(ok) else None,
-                    "mean_final_opening": float(np.mean([e["final_opening"] for e in eps])),
-                    "mean_replans": float(np.mean([e["replans"] for e in eps])),
-                    "plan_time_per_episode_s": float(np.mean([e["plan_time_s"] for e in eps])), "episodes": eps})
+        arm.update({**arm_summary(eps), "episodes": eps})
     summary = {**first, "episodes": len(seeds or []), "seeds": [seeds[0], seeds[-1]] if seeds else [],
                "arms": arms}
     out = Path(out)
