@@ -35,6 +35,19 @@ def test_mixture_proportions_and_sources_are_correct():
     assert set(np.unique(goals[fut & (idx == 0), 1])) == {0.0, 1.0, 2.0, 3.0}
 
 
+def test_future_horizon_caps_how_far_ahead_future_goals_lie():
+    ach, ends, _, ep, step = _data()
+    s = GoalSampler(ach, ends, RelabelConfig(keep=0, future=1, uniform=0, future_horizon=2), rng=0)
+    idx = np.arange(15).repeat(200)
+    goals, _ = s.sample(idx)
+    ahead = goals[:, 1] - step[idx]
+    assert np.all(goals[:, 0] == ep[idx]) and set(np.unique(ahead)) == {0.0, 1.0}
+    # near an episode's end the episode still bounds it: the last step only has itself
+    assert np.all(goals[idx == 3, 1] == 3)
+    with pytest.raises(ConfigError, match=r"future_horizon=-1"):
+        RelabelConfig(future_horizon=-1)
+
+
 def test_keep_without_commanded_uses_final_state_and_uniform_spans_dataset():
     ach, ends, _, ep, _ = _data()
     s = GoalSampler(ach, ends, RelabelConfig(keep=0.5, future=0, uniform=0.5, prior=0), rng=0)

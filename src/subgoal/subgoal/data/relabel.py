@@ -5,7 +5,8 @@ For a batch of transition indices the sampler draws, per transition, a goal from
 * ``keep``    — the episode's commanded goal (``goal_state``) or, if the dataset has none, the state the
                 episode ended in;
 * ``future``  — a state reached later in the same episode (HER "future": uniform over t' ∈ [t, T-1] of
-                the achieved goal after step t', so the next state itself can be the goal);
+                the achieved goal after step t', so the next state itself can be the goal; with
+                ``future_horizon`` H, over t' ∈ [t, min(t+H, T)-1]);
 * ``uniform`` — any state of the dataset;
 * ``prior``   — samples from a callable ``prior(n, rng) -> (n, G)`` (e.g. a VAE/PixelCNN prior).
 
@@ -42,6 +43,9 @@ class RelabelConfig:
     """weight of a uniformly drawn dataset state (mostly unreachable goals: the value learns 'far')"""
     prior: float = 0.0
     """weight of samples from a prior callable (needs one, e.g. a VAE prior; VAL uses 0.4)"""
+    future_horizon: int = 0
+    """future goals at most this many steps ahead (0: up to the episode's end); a low-level policy guided by
+    a planner only ever chases subgoals a planner horizon away, so it need not learn far-future goals"""
     reward: Literal["sparse", "dense"] = "sparse"
     """sparse -1[dist > eps] or dense -dist"""
     eps: float = 0.05
@@ -55,6 +59,8 @@ class RelabelConfig:
                 [getattr(self, n) for n in SOURCES], "at least one weight must be > 0")
         require(self.reward in ("sparse", "dense"), "reward", self.reward, "must be 'sparse' or 'dense'")
         require(self.eps > 0, "eps", self.eps, "must be > 0")
+        require(int(self.future_horizon) == self.future_horizon and self.future_horizon >= 0, "future_horizon",
+                self.future_horizon, "must be an int >= 0 (0: up to the episode's end)")
 
     @classmethod
     def val(cls, **kw: float | str) -> "RelabelConfig":
@@ -139,7 +145,10 @@ class GoalSampler:
         m = src == 1
         if m.any():
             i = idx[m]
-            j = i + np.floor(self.rng.random(len(i)) * (self.end[i] - i)).astype(np.int64)
+            span = self.end[i] - i
+            if self.config.future_horizon:
+                span = np.minimum(span, self.config.future_horizon)
+            j = i + np.floor(self.rng.random(len(i)) * span).astype(np.int64)
             goals[m] = self.achieved_next[j]
         m = src == 2
         if m.any():
