@@ -1,0 +1,381 @@
+"""IQL's gradient step without autograd: flat parameters, hand-written backward, preallocated buffers.
+
+Why: at 2×256 MLPs, batch 256 and one CPU thread, the autograd update (``IQL.losses`` + ``backward`` +
+fused Adam) spends 3.5–4.2 ms a step outside its matrix products (``bench/train_step_split.py``):
+several hundred 3–10 µs dispatches — the autograd graph of three losses, ReLU and its backward, bias
+copies of ``addmm``, the Adam step over 24 parameter tensors. With bf16 hidden GEMMs that is half the
+step. This engine computes the *same* update (eq. 47–49 of ``subgoal.algos.iql``, same order of terms,
+``tests/algos/test_iql_fused.py``) with about 150 dispatched ops and no allocation of activations:
+
+* all trainable parameters (actor, twin Q, V, in ``IQL.trainable()`` order) are views into ONE flat
+  fp32 buffer, their gradients views into one flat gradient buffer, the target critics views into a
+  flat target buffer: Adam is one ``torch._fused_adam_`` over one tensor (two with the actor's cosine
+  schedule: the actor is the leading slice), the Polyak update one ``lerp_``;
+* each MLP runs forward with ``addmm(out=)`` + in-place ReLU into buffers allocated once per batch size,
+  and backward by hand: ``mm`` for weight and input gradients written straight into the flat gradient
+  views, ``sum(0)`` for biases, ``threshold_backward`` (in place) for the ReLU masks;
+* the loss gradients are written out analytically (see ``_loss_grads``); V(s) and V(s') share one
+  forward over 2B rows whose backward covers the first B;
+* ``precision="bf16"``: the hidden→hidden products (forward, weight and input gradient) run in bf16 as
+  ``subgoal.models.bf16_mlp`` runs them — fp32 first layer, heads, biases, ReLU masks, losses, Adam and
+  master weights; the bf16 weight copies are cast from the current fp32 weights in every step.
+
+The ``nn.Module`` objects keep working on the same memory (parameters are views), so checkpoints,
+``act`` and the ONNX export see the trained weights; ``FlatAdam`` saves and loads its state in
+``torch.optim.Adam``'s format, so a checkpoint resumes under either engine.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from subgoal.models.mlp import LOG_STD_MAX, LOG_STD_MIN, InputNormalizer
+
+_BF16 = torch.bfloat16
+_relu_grad_ = torch.ops.aten.threshold_backward.grad_input  # (grad, relu_out, 0, grad_input=) -> in place
+
+
+def flatten_into(params: list[nn.Parameter], flat: torch.Tensor, grads: torch.Tensor | None = None) -> None:
+    """Copy ``params`` into ``flat`` (in order) and make each parameter a view of its slice (and its
+    ``.grad`` a view of the same slice of ``grads``)."""
+    offset = 0
+    for p in params:
+        n = p.numel()
+        view = flat[offset:offset + n].view_as(p)
+        view.copy_(p.data)
+        p.data = view
+        if grads is not None:
+            p.grad = grads[offset:offset + n].view_as(p)
+        offset += n
+    if offset != flat.numel():
+        raise ValueError(f"flat buffer holds {flat.numel()} values, parameters {offset}")
+
+
+class _Layer:
+    """One linear layer's views: weight as (in, out) for the forward, its gradient in the parameter's layout."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, grad_w: torch.Tensor | None,
+                 grad_b: torch.Tensor | None, linear_layout: bool) -> None:
+        self.linear = linear_layout  # nn.Linear: weight (out, in); EnsembleLinear member: (in, out)
+        self.w = weight.detach()                                  # parameter view (its own layout)
+        self.w_io = self.w.t() if linear_layout else self.w       # (in, out)
+        self.b = bias.detach().view(-1)
+        self.gw = grad_w
+        self.gb = grad_b.view(-1) if grad_b is not None else None
+        self.d_in, self.d_out = self.w_io.shape
+        self.wb: torch.Tensor | None = None                  # bf16 copies (hidden layers, bf16 mode)
+        self.bb: torch.Tensor | None = None
+
+
+class FusedMLP:
+    """A ReLU MLP's forward/backward on preallocated buffers (weights and gradients are flat-buffer views).
+
+    ``rows``: batch rows of the forward; ``backward`` differentiates the first ``grad_rows`` of them
+    (V(s) of the stacked V(s), V(s') forward)."""
+
+    def __init__(self, layers: list[_Layer], rows: int, grad_rows: int, bf16: bool) -> None:
+        self.layers, self.rows, self.grad_rows = layers, rows, grad_rows
+        last = len(layers) - 1
+        #: layer i runs its products in bf16 (hidden -> hidden layers only, as bf16_mlp does)
+        self.low = [bf16 and 0 < i < last for i in range(len(layers))]
+        self.h = [torch.empty(rows, l.d_out) for l in layers[:-1]]          # fp32 ReLU outputs (masks)
+        self.hb = [torch.empty(rows, l.d_out, dtype=_BF16) if self.low[i + 1] else None
+                   for i, l in enumerate(layers[:-1])]                       # bf16 inputs of bf16 layers
+        self.zb = [torch.empty(rows, l.d_out, dtype=_BF16) if self.low[i] else None for i, l in enumerate(layers)]
+        self.out = torch.empty(rows, layers[-1].d_out)
+        self.g = [torch.empty(grad_rows, l.d_out) for l in layers[:-1]]     # fp32 gradients at ReLU outputs
+        self.gb16 = [torch.empty(grad_rows, l.d_out, dtype=_BF16) if self.low[i] else None
+                     for i, l in enumerate(layers)]                          # bf16 copy of dL/dz (bf16 layers)
+        self.gin16 = [torch.empty(grad_rows, l.d_in, dtype=_BF16) if self.low[i] else None
+                      for i, l in enumerate(layers)]                         # bf16 dL/d input (bf16 layers)
+        self.gw16 = [torch.empty_like(l.w, dtype=_BF16) if self.low[i] else None for i, l in enumerate(layers)]
+        for i, l in enumerate(layers):
+            if self.low[i]:
+                l.wb = torch.empty_like(l.w, dtype=_BF16)
+                l.bb = torch.empty_like(l.b, dtype=_BF16)
+        self.x: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(rows, in) -> (rows, out); keeps what the backward needs (x itself is not copied)."""
+        self.x = x
+        h = x
+        last = len(self.layers) - 1
+        for i, l in enumerate(self.layers):
+            if i == last:
+                return torch.addmm(l.b, h, l.w_io, out=self.out)
+            if self.low[i]:  # bf16 GEMM with the bias in its epilogue (fp32 accumulation), ReLU in fp32
+                l.wb.copy_(l.w)  # casts of the current fp32 weight and bias (never stale)
+                l.bb.copy_(l.b)
+                torch.addmm(l.bb, h, l.wb.t() if l.linear else l.wb, out=self.zb[i])
+                self.h[i].copy_(self.zb[i])
+            else:
+                torch.addmm(l.b, h, l.w_io, out=self.h[i])
+            self.h[i].relu_()
+            if self.hb[i] is not None:
+                self.hb[i].copy_(self.h[i])
+                h = self.hb[i]
+            else:
+                h = self.h[i]
+        raise AssertionError("unreachable: the head returns")
+
+    def backward(self, g: torch.Tensor) -> None:
+        """``g`` = dL/d output (grad_rows, out); writes every layer's weight and bias gradient."""
+        n = self.grad_rows
+        for i in range(len(self.layers) - 1, -1, -1):
+            l = self.layers[i]
+            h_in = self.x[:n] if i == 0 else (self.hb[i - 1][:n] if self.low[i] else self.h[i - 1][:n])
+            torch.sum(g, 0, out=l.gb)
+            if self.low[i]:
+                gz = self.gb16[i]
+                gz.copy_(g)
+                gw = self.gw16[i]
+            else:
+                gz, gw = g, l.gw
+            if l.linear:
+                torch.mm(gz.t(), h_in, out=gw)      # (out, in)
+            else:
+                torch.mm(h_in.t(), gz, out=gw)      # (in, out)
+            if self.low[i]:
+                l.gw.copy_(gw)
+            if i == 0:
+                return
+            w = l.wb if self.low[i] else l.w
+            g_prev = self.g[i - 1]
+            if self.low[i]:
+                torch.mm(gz, w if l.linear else w.t(), out=self.gin16[i])
+                g_prev.copy_(self.gin16[i])
+            else:
+                torch.mm(gz, w if l.linear else w.t(), out=g_prev)
+            _relu_grad_(g_prev, self.h[i - 1][:n], 0, grad_input=g_prev)
+            g = g_prev
+
+
+def _linear_layers(mlp: nn.Module) -> list[_Layer]:
+    return [_Layer(m.weight, m.bias, m.weight.grad, m.bias.grad, True) for m in mlp.linears]
+
+
+def _member_layers(ens: nn.Module, e: int) -> list[_Layer]:
+    """Ensemble member ``e``'s layers: views of the stacked (E, in, out) weights and (E, 1, out) biases."""
+    def grad(t: torch.Tensor) -> torch.Tensor | None:
+        return None if t.grad is None else t.grad[e]
+    return [_Layer(l.weight[e], l.bias[e], grad(l.weight), grad(l.bias), False) for l in ens.layers]
+
+
+class FlatAdam:
+    """Adam over the flat parameter buffer (one fused kernel), saved/loaded in ``torch.optim.Adam``'s format.
+
+    ``template`` is the agent's ``torch.optim.Adam`` over the same parameters (same groups): it is used
+    only to write and read state dicts, so checkpoints are interchangeable with the autograd engine."""
+
+    def __init__(self, flat: torch.Tensor, grad: torch.Tensor, params: list[nn.Parameter],
+                 template_fn: Any, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.flat, self.grad, self.params = flat, grad, params
+        self.exp_avg = torch.zeros_like(flat)
+        self.exp_avg_sq = torch.zeros_like(flat)
+        self.step_t = torch.zeros((), dtype=torch.float32)
+        self.betas, self.eps = betas, eps
+        self._template_fn = template_fn
+        self.sizes = [p.numel() for p in params]
+
+    @property
+    def template(self) -> torch.optim.Optimizer:
+        return self._template_fn()
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.template.param_groups
+
+    def step(self, lrs: list[tuple[slice, float]]) -> None:
+        """One Adam step; ``lrs`` = [(slice of the flat buffer, learning rate)] covering it."""
+        self.step_t += 1
+        b1, b2 = self.betas
+        for sl, lr in lrs:
+            torch._fused_adam_([self.flat[sl]], [self.grad[sl]], [self.exp_avg[sl]], [self.exp_avg_sq[sl]], [],
+                               [self.step_t], lr=lr, beta1=b1, beta2=b2, weight_decay=0.0, eps=self.eps,
+                               amsgrad=False, maximize=False)
+
+    def _views(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        out, o = [], 0
+        for p, n in zip(self.params, self.sizes):
+            out.append(flat[o:o + n].view_as(p))
+            o += n
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        opt = self.template
+        opt.state.clear()
+        if self.step_t.item() > 0:
+            for p, m, v in zip(self.params, self._views(self.exp_avg), self._views(self.exp_avg_sq)):
+                opt.state[p] = {"step": self.step_t.clone(), "exp_avg": m, "exp_avg_sq": v}
+        sd = opt.state_dict()
+        opt.state.clear()
+        return sd
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        opt = self.template
+        opt.load_state_dict(sd)  # validates groups and sizes, casts to the parameters' dtype
+        if not opt.state:
+            self.exp_avg.zero_(), self.exp_avg_sq.zero_(), self.step_t.zero_()
+        else:
+            for p, m, v in zip(self.params, self._views(self.exp_avg), self._views(self.exp_avg_sq)):
+                st = opt.state[p]
+                m.copy_(st["exp_avg"])
+                v.copy_(st["exp_avg_sq"])
+            self.step_t.fill_(float(opt.state[self.params[0]]["step"]))
+        opt.state.clear()
+
+
+class FusedIQLUpdate:
+    """The engine (see module docstring) bound to one ``IQL`` agent; ``step(batch)`` = ``update_tensors``."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        modules = agent.trainable()  # actor, qf, vf
+        self.params = [p for m in modules.values() for p in m.parameters()]
+        total = sum(p.numel() for p in self.params)
+        self.flat = torch.empty(total)
+        self.grad = torch.zeros(total)
+        flatten_into(self.params, self.flat, self.grad)
+        n_actor = sum(p.numel() for p in modules["actor"].parameters())
+        self.actor_slice, self.rest_slice = slice(0, n_actor), slice(n_actor, total)
+        q_params = list(agent.qf.parameters())
+        q_start = n_actor
+        self.q_slice = slice(q_start, q_start + sum(p.numel() for p in q_params))
+        t_params = list(agent.qf_target.parameters())
+        self.flat_target = torch.empty(self.q_slice.stop - self.q_slice.start)
+        flatten_into(t_params, self.flat_target)
+        self.adam = FlatAdam(self.flat, self.grad, self.params, lambda: agent.optimizer)
+        self.precision = ""
+        self.batch = 0
+
+    # ------------------------------------------------------------------------------------ buffers
+    def _build(self, batch: int, precision: str) -> None:
+        a, bf16 = self.agent, precision == "bf16"
+        self.actor = FusedMLP(_linear_layers(a.actor.net), batch, batch, bf16)
+        self.vf = FusedMLP(_linear_layers(a.vf.net), 2 * batch, batch, bf16)
+        self.qf = [FusedMLP(_member_layers(a.qf.net, e), batch, batch, bf16) for e in range(a.qf.net.ensemble)]
+        self.qt = [FusedMLP(_member_layers(a.qf_target.net, e), batch, batch, bf16)
+                   for e in range(a.qf_target.net.ensemble)]
+        in_dim, act = a.obs_dim + a.goal_dim, a.act_dim
+        self.xv = torch.empty(2 * batch, in_dim)       # [x; x'] for V(s), V(s')
+        self.xa = torch.empty(batch, in_dim + act)     # x ⊕ a for the critics
+        self.x = self.xv[:batch]
+        self.act = self.xa[:, in_dim:]
+        b = torch.empty
+        self.td, self.tq, self.adv, self.w, self.wb = b(batch), b(batch), b(batch), b(batch), b(batch)
+        self.gv = b(batch, 1)
+        self.gq = [b(batch, 1) for _ in self.qf]
+        self.mu, self.z, self.z2, self.gf = b(batch, act), b(batch, act), b(batch, act), b(batch, act)
+        self.ls, self.inv, self.mask = b(act), b(act), torch.empty(act, dtype=torch.bool)
+        self.tau_hi = torch.tensor(self.agent.config.expectile, dtype=torch.float32)
+        self.tau_lo = torch.tensor(1.0 - self.agent.config.expectile, dtype=torch.float32)
+        self.batch, self.precision = batch, precision
+
+    def _inputs(self, batch: dict[str, torch.Tensor]) -> None:
+        """Normalized x, x' (into ``xv``) and x ⊕ a (into ``xa``)."""
+        a, n = self.agent, self.batch
+        norm = a.normalizer
+        if type(norm) is InputNormalizer:  # the plain normalizer, written into the buffers directly
+            o = a.obs_dim
+            for rows, obs in ((slice(0, n), batch["obs"]), (slice(n, 2 * n), batch["next_obs"])):
+                torch.sub(obs, norm.obs_mean, out=self.xv[rows, :o]).div_(norm.obs_std)
+            torch.sub(batch["goal"], norm.goal_mean, out=self.xv[:n, o:]).div_(norm.goal_std)
+            self.xv[n:, o:].copy_(self.xv[:n, o:])
+            self.act.copy_(batch["action"])
+        else:  # e.g. GoalFrameNormalizer: its own forward (a few more ops)
+            self.xv[:n].copy_(a.x(batch["obs"], batch["goal"]))
+            self.xv[n:].copy_(a.x(batch["next_obs"], batch["goal"]))
+            self.act.copy_(a.batch_action(batch))
+        self.xa[:, :a.obs_dim + a.goal_dim].copy_(self.x)
+
+    # --------------------------------------------------------------------------------------- step
+    @torch.no_grad()
+    def step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        a, c = self.agent, self.agent.config
+        n = batch["obs"].shape[0]
+        if n != self.batch or a.precision != self.precision:
+            self._build(n, a.precision)
+        self._inputs(batch)
+        # forward: V(s) and V(s') stacked, target and online critics, actor
+        v_all = self.vf.forward(self.xv)[:, 0]
+        v, v_next = v_all[:n], v_all[n:]
+        qt = [m.forward(self.xa)[:, 0] for m in self.qt]
+        torch.minimum(qt[0], qt[1], out=self.tq)
+        for m in qt[2:]:
+            torch.minimum(self.tq, m, out=self.tq)
+        q = [m.forward(self.xa)[:, 0] for m in self.qf]
+        f = self.actor.forward(self.x)
+        info = self._loss_grads(batch, v, v_next, q, f, c)
+        # backward (loss gradients -> parameter gradients in the flat buffer)
+        self.vf.backward(self.gv)
+        for m, g in zip(self.qf, self.gq):
+            m.backward(g)
+        self.actor.backward(self.gf)
+        if a.world_size > 1:
+            import torch.distributed as dist
+            dist.all_reduce(self.grad)
+            self.grad /= a.world_size
+        # Adam (actor first in the buffer: its own rate under the cosine schedule) and Polyak
+        if a.actor_lr_decay_steps:
+            lr_actor = a.actor_lr(a.total_steps)
+            a.optimizer.param_groups[0]["lr"] = lr_actor
+            self.adam.step([(self.actor_slice, lr_actor), (self.rest_slice, a.lr)])
+        else:
+            self.adam.step([(slice(None), a.lr)])
+        self.flat_target.lerp_(self.flat[self.q_slice], c.target_tau)
+        a.total_steps += 1
+        return info
+
+    def _loss_grads(self, batch, v, v_next, q, f, c) -> dict[str, torch.Tensor]:
+        """dL/d(network outputs) of the three IQL losses, written into gv, gq, gf and log_std's gradient.
+
+        * value  L_V = mean(w·u²), u = minQ̂ − V, w = τ if u > 0 else 1 − τ:  dL/dV = −2 w u / B
+        * critic L_Q = Σ_i mean((Q_i − y)²), y = r + γ (1 − d) V(s'):       dL/dQ_i = 2 (Q_i − y) / B
+        * actor  L_π = −mean(ω · log π(a|s)), ω = min(exp(β u), w_max),
+          log π = Σ_j −z_j²/2 − ls_j − log√(2π), z = (a − tanh f)·e^(−ls), ls = clamp(log_std):
+          dL/df = (ω/B)·z·e^(−ls)·(tanh² f − 1),  dL/dlog_std_j = 1[ls_j = log_std_j]·Σ_b (ω_b/B)(1 − z_bj²)
+        """
+        n = self.batch
+        inv_n = 1.0 / n
+        # TD target y (no gradient): r + γ (1 − d) V(s')
+        td = torch.mul(batch["done"], -c.discount, out=self.td).add_(c.discount).mul_(v_next).add_(batch["reward"])
+        # value (expectile)
+        adv = torch.sub(self.tq, v, out=self.adv)
+        w = torch.where(adv > 0, self.tau_hi, self.tau_lo, out=self.w)
+        wu = w.mul_(adv)
+        value_loss = torch.dot(wu, adv) * inv_n
+        torch.mul(wu, -2.0 * inv_n, out=self.gv[:, 0])
+        # critics
+        critic_loss = 0.0
+        q_sum = 0.0
+        for qi, g in zip(q, self.gq):
+            d = torch.sub(qi, td, out=g[:, 0])
+            critic_loss = critic_loss + torch.dot(d, d)
+            q_sum = q_sum + qi.sum()
+            d.mul_(2.0 * inv_n)
+        # AWR weights
+        wts = torch.mul(adv, c.beta, out=self.wb).exp_().clamp_(max=c.max_weight)
+        clipped = (wts >= c.max_weight).float().mean()
+        weight_mean = wts.mean()
+        wts.mul_(inv_n)  # ω / B from here on
+        # actor
+        actor = self.agent.actor
+        ls = torch.clamp(actor.log_std, LOG_STD_MIN, LOG_STD_MAX, out=self.ls)
+        inv = torch.mul(ls, -1.0, out=self.inv).exp_()
+        mu = torch.tanh(f, out=self.mu)
+        z = torch.sub(self.act, mu, out=self.z).mul_(inv)
+        z2 = torch.mul(z, z, out=self.z2)
+        torch.mul(mu, mu, out=self.gf).sub_(1.0).mul_(z).mul_(inv).mul_(wts.unsqueeze(1))
+        wz2 = torch.mv(z2.t(), wts)             # Σ_b (ω_b/B) z_bj²
+        sum_w = wts.sum()                        # Σ_b ω_b/B
+        torch.eq(ls, actor.log_std, out=self.mask)
+        torch.sub(sum_w, wz2, out=actor.log_std.grad).mul_(self.mask)
+        act_dim = z.shape[1]
+        actor_loss = 0.5 * wz2.sum() + sum_w * (ls.sum() + 0.5 * act_dim * math.log(2 * math.pi))
+        return {"losses/value": value_loss, "charts/v_mean": v.mean(),
+                "losses/critic": critic_loss * inv_n, "charts/q_mean": q_sum / (len(q) * n),
+                "losses/actor": actor_loss, "charts/awr_weight_mean": weight_mean,
+                "charts/awr_weight_clipped_frac": clipped}
