@@ -1,6 +1,6 @@
 """Where a step of our IQL update goes: time inside the MLP GEMMs vs everything else, fp32 and bf16, in place.
 
-    python bench/train_step_split.py [--steps 100] [--rounds 6] [--threads 1]
+    python bench/train_step_split.py [--steps 100] [--rounds 6] [--threads 1] [--engine both|autograd|fused]
 
 ``bench/train_throughput.py``'s GEMM floor times the products alone with hot caches; this measures them
 where they run. Both variants go through ``subgoal.models.bf16_mlp`` (one autograd node per network):
@@ -9,7 +9,9 @@ at the speed of the plain fp32 update (the fused node removes no cost, interleav
 steps/s), so it stands in for fp32. For each, the update is timed as is and with every MLP matrix product
 (``torch.mm/addmm/matmul`` inside ``bf16_mlp``) replaced by a zero-filled result of the same shape:
 ``gemm_ms = step_ms - no_gemm_ms``, and ``no_gemm_ms`` is what no GEMM speed-up can remove (loss
-arithmetic, casts, ReLU masks, autograd, Adam, sampling). Variants alternate per round; best round each.
+arithmetic, casts, ReLU masks, autograd, Adam, sampling). ``fused_engine_bf16`` / ``fused_engine_fp32``:
+the same split for ``--engine fused`` (``subgoal.algos.iql_fused``: its ``mm``/``addmm`` return their
+``out`` buffer untouched, i.e. last step's values). Variants alternate per round; best round each.
 Same shapes as ``train_throughput.py``. Prints one JSON object.
 """
 from __future__ import annotations
@@ -52,6 +54,7 @@ def main() -> int:
     import numpy as np
     import torch
 
+    from subgoal.algos import iql_fused
     from subgoal.algos.iql import IQL, IQLConfig
     from subgoal.models import bf16_mlp
 
@@ -60,17 +63,26 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--engine", choices=("both", "autograd", "fused"), default="both")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
     data, replay = synthetic_replay(rng)
-    variants = {"bf16": torch.bfloat16, "fp32_fused": torch.float32}
+    variants = {}
+    if a.engine in ("both", "autograd"):
+        variants.update({"bf16": torch.bfloat16, "fp32_fused": torch.float32})
+    if a.engine in ("both", "fused"):
+        variants.update({"fused_engine_bf16": torch.bfloat16, "fused_engine_fp32": torch.float32})
     agents = {}
-    for name in variants:
+    for name, dtype in variants.items():
         torch.manual_seed(0)
         agent = IQL(IQLConfig(hidden=(256, 256)), OBS, GOAL, ACT)
         agent.set_normalization(data.obs, data.achieved_next)
-        agent.set_precision("bf16")  # the bf16_mlp path; its low dtype is set per variant below
+        if name.startswith("fused_engine"):
+            agent.set_engine("fused")
+            agent.set_precision("bf16" if dtype == torch.bfloat16 else "fp32")
+        else:
+            agent.set_precision("bf16")  # the bf16_mlp path; its low dtype is set per variant below
         agents[name] = agent
     fake, real = _ZeroGemms(torch), torch
     ms: dict[str, list[float]] = {f"{v}/{g}": [] for v in variants for g in ("step", "no_gemm")}
@@ -79,7 +91,7 @@ def main() -> int:
             for key in (list(ms) if r % 2 == 0 else list(ms)[::-1]):
                 name, what = key.split("/")
                 bf16_mlp._BF16 = variants[name]
-                bf16_mlp.torch = fake if what == "no_gemm" else real
+                bf16_mlp.torch = iql_fused.torch = fake if what == "no_gemm" else real
                 agent = agents[name]
                 for _ in range(a.warmup if r == 0 else 20):
                     agent.update_tensors(replay.sample(BATCH))
@@ -88,7 +100,7 @@ def main() -> int:
                     agent.update_tensors(replay.sample(BATCH))
                 ms[key].append((time.perf_counter() - t0) / a.steps * 1e3)
     finally:
-        bf16_mlp._BF16, bf16_mlp.torch = torch.bfloat16, real
+        bf16_mlp._BF16, bf16_mlp.torch, iql_fused.torch = torch.bfloat16, real, real
     out: dict = {"bench": "train_step_split", "threads": a.threads, "load_avg": os.getloadavg()}
     for name in variants:
         step, rest = min(ms[f"{name}/step"]), min(ms[f"{name}/no_gemm"])

@@ -1,11 +1,13 @@
 """Gradient steps/s of our goal-conditioned IQL (fp32 and bf16) vs d3rlpy 2.8.1's IQL, same shapes, same run, CPU.
 
-    python bench/train_throughput.py [--steps 300] [--threads 1] [--rounds 3] [--precision both|fp32|bf16] [--no-peer]
+    python bench/train_throughput.py [--steps 300] [--threads 1] [--rounds 3] [--precision both|fp32|bf16]
+                                     [--engine both|autograd|fused] [--no-peer]
 
 Shapes (issue 6): state 17 + goal 3 = 20-dim input, 4-dim action, 2×256 MLPs (actor, twin Q, V),
 batch 256. Ours runs the real training path: ``GoalReplay.sample`` (numpy indices into preloaded
 tensors + HER/uniform goal relabeling) then ``IQL.update_tensors``, once per ``--precision``
-(``subgoal train … --precision``); the peer is d3rlpy's default fp32 IQL. The peer runs in its own venv
+(``subgoal train … --precision``) and ``--engine`` (``autograd``: keys ``ours_fp32``/``ratio_bf16`` …;
+``fused``, ``subgoal.algos.iql_fused``: keys ``ours_fused_fp32``/``ratio_fused_bf16`` …); the peer is d3rlpy's default fp32 IQL. The peer runs in its own venv
 (``bench/.peers/d3rlpy-venv``: d3rlpy pins gymnasium 1.0.0 and pulls gym, so never the project's venv)
 through ``bench/peers/d3rlpy_iql.py``. Rounds alternate the order of ours/peer so load from other
 processes hits all alike; the best round of each is compared (``ratio_fp32``, ``ratio_bf16``).
@@ -56,7 +58,8 @@ def synthetic_replay(rng: np.random.Generator, n: int = 20000):
     return data, GoalReplay(data, RelabelConfig(keep=0.2, future=0.5, uniform=0.3, prior=0.0), rng=rng)
 
 
-def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int = 20000) -> dict:
+def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int = 20000,
+         engine: str = "autograd") -> dict:
     import torch
 
     from subgoal.algos.iql import IQL, IQLConfig
@@ -68,6 +71,7 @@ def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int 
     agent = IQL(IQLConfig(hidden=(256, 256)), OBS, GOAL, ACT)
     agent.set_normalization(data.obs, data.achieved_next)
     agent.set_precision(precision)
+    agent.set_engine(engine)
     for _ in range(warmup):
         agent.update_tensors(replay.sample(BATCH))
     t0 = time.perf_counter()
@@ -75,7 +79,7 @@ def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int 
         info = agent.update_tensors(replay.sample(BATCH))
     dt = time.perf_counter() - t0
     assert all(np.isfinite(float(v)) for v in info.values())
-    return {"precision": precision, "steps": steps, "seconds": dt, "steps_per_s": steps / dt}
+    return {"engine": engine, "precision": precision, "steps": steps, "seconds": dt, "steps_per_s": steps / dt}
 
 
 def matmul_floor(threads: int, precision: str = "fp32", rounds: int = 20) -> dict:
@@ -142,40 +146,57 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--precision", choices=("both", "fp32", "bf16"), default="both",
                     help="our update's precision(s) (subgoal train --precision); the peer is always fp32")
+    ap.add_argument("--engine", choices=("both", "autograd", "fused"), default="both",
+                    help="our IQL update engine(s) (subgoal train iql --engine): autograd (default) and/or fused")
     ap.add_argument("--no-peer", action="store_true")
     a = ap.parse_args()
     precisions = ("fp32", "bf16") if a.precision == "both" else (a.precision,)
-    rounds_ours: dict[str, list[dict]] = {p: [] for p in precisions}
+    engines = ("autograd", "fused") if a.engine == "both" else (a.engine,)
+    # variant keys: "fp32"/"bf16" = the autograd engine (the keys of earlier runs), "fused_fp32"/"fused_bf16"
+    variants = {(p if e == "autograd" else f"fused_{p}"): (e, p) for e in engines for p in precisions}
+    rounds_ours: dict[str, list[dict]] = {v: [] for v in variants}
     rounds_peer = []
     for r in range(a.rounds):
         # alternate the order each round so drifting load from other processes hits every variant alike
-        order = list(precisions) if r % 2 == 0 else list(reversed(precisions))
+        order = list(variants) if r % 2 == 0 else list(reversed(variants))
         if r % 2 == 0 and not a.no_peer:
             rounds_peer.append(peer(a.steps, a.warmup, a.threads))
-        for p in order:
-            rounds_ours[p].append(ours(a.steps, a.warmup, a.threads, p))
+        for v in order:
+            e, p = variants[v]
+            rounds_ours[v].append(ours(a.steps, a.warmup, a.threads, p, engine=e))
         if r % 2 == 1 and not a.no_peer:
             rounds_peer.append(peer(a.steps, a.warmup, a.threads))
-    best = {p: max(r["steps_per_s"] for r in rs) for p, rs in rounds_ours.items()}
+    best = {v: max(r["steps_per_s"] for r in rs) for v, rs in rounds_ours.items()}
     floors = {p: matmul_floor(a.threads, p) for p in (*precisions, *(("bf16_all",) if "bf16" in precisions else ()))}
     out = {"bench": "train_throughput", "algo": "iql", "shapes": {"obs": OBS, "goal": GOAL, "act": ACT, "batch": BATCH,
                                                                   "hidden": [256, 256]},
            "threads": a.threads, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
            "python": platform.python_version()}
-    for p in precisions:
-        out[f"ours_{p}_steps_per_s"] = best[p]
-        out[f"ours_{p}_vs_floor"] = best[p] / floors[p]["floor_steps_per_s"]
+    for v, (e, p) in variants.items():
+        out[f"ours_{v}_steps_per_s"] = best[v]
+        out[f"ours_{v}_vs_floor"] = best[v] / floors[p]["floor_steps_per_s"]
     out["gemm_floor"] = floors
     ok_peer = [r for r in rounds_peer if "steps_per_s" in r]
+    best_peer = None
     if ok_peer:
         best_peer = max(r["steps_per_s"] for r in ok_peer)
         out.update(peer="d3rlpy " + ok_peer[0]["version"], peer_steps_per_s=best_peer)
-        for p in precisions:
-            out[f"ratio_{p}"] = best[p] / best_peer
+        for v in variants:
+            out[f"ratio_{v}"] = best[v] / best_peer
         for p, f in floors.items():
             out[f"ratio_ceiling_{p}"] = f["floor_steps_per_s"] / best_peer
     elif rounds_peer:
         out["peer_error"] = rounds_peer[0].get("error")
+    # the human-readable rows (stderr; stdout stays one JSON object)
+    print(f"{'variant':<22}{'best steps/s':>13}{'ratio':>8}   per round", file=sys.stderr)
+    for v, (e, p) in variants.items():
+        ratio = f"{best[v] / best_peer:.2f}" if best_peer else "-"
+        per = " ".join(f"{r['steps_per_s']:.1f}" for r in rounds_ours[v])
+        print(f"{'ours ' + e + ' ' + p:<22}{best[v]:>13.1f}{ratio:>8}   {per}", file=sys.stderr)
+    if best_peer:
+        per = " ".join(f"{r['steps_per_s']:.1f}" for r in ok_peer)
+        print(f"{'d3rlpy (fp32)':<22}{best_peer:>13.1f}{'1.00':>8}   {per}", file=sys.stderr)
+    print(f"load avg (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=sys.stderr)
     out.update(ours_rounds=rounds_ours, peer_rounds=rounds_peer)
     print(json.dumps(out))
     return 0

@@ -76,7 +76,8 @@ class FusedMLP:
     ``rows``: batch rows of the forward; ``backward`` differentiates the first ``grad_rows`` of them
     (V(s) of the stacked V(s), V(s') forward)."""
 
-    def __init__(self, layers: list[_Layer], rows: int, grad_rows: int, bf16: bool) -> None:
+    def __init__(self, layers: list[_Layer], rows: int, grad_rows: int, bf16: bool,
+                 out: torch.Tensor | None = None) -> None:
         self.layers, self.rows, self.grad_rows = layers, rows, grad_rows
         last = len(layers) - 1
         #: layer i runs its products in bf16 (hidden -> hidden layers only, as bf16_mlp does)
@@ -85,7 +86,7 @@ class FusedMLP:
         self.hb = [torch.empty(rows, l.d_out, dtype=_BF16) if self.low[i + 1] else None
                    for i, l in enumerate(layers[:-1])]                       # bf16 inputs of bf16 layers
         self.zb = [torch.empty(rows, l.d_out, dtype=_BF16) if self.low[i] else None for i, l in enumerate(layers)]
-        self.out = torch.empty(rows, layers[-1].d_out)
+        self.out = torch.empty(rows, layers[-1].d_out) if out is None else out  # (rows, out), may be a view
         self.g = [torch.empty(grad_rows, l.d_out) for l in layers[:-1]]     # fp32 gradients at ReLU outputs
         self.gb16 = [torch.empty(grad_rows, l.d_out, dtype=_BF16) if self.low[i] else None
                      for i, l in enumerate(layers)]                          # bf16 copy of dL/dz (bf16 layers)
@@ -256,9 +257,12 @@ class FusedIQLUpdate:
         a, bf16 = self.agent, precision == "bf16"
         self.actor = FusedMLP(_linear_layers(a.actor.net), batch, batch, bf16)
         self.vf = FusedMLP(_linear_layers(a.vf.net), 2 * batch, batch, bf16)
-        self.qf = [FusedMLP(_member_layers(a.qf.net, e), batch, batch, bf16) for e in range(a.qf.net.ensemble)]
-        self.qt = [FusedMLP(_member_layers(a.qf_target.net, e), batch, batch, bf16)
-                   for e in range(a.qf_target.net.ensemble)]
+        # the members' outputs (and their gradients) side by side in (E, B, 1): one op per loss term for all
+        n_q = a.qf.net.ensemble
+        self.q_out, self.qt_out, self.gq = (torch.empty(n_q, batch, 1) for _ in range(3))
+        self.qf = [FusedMLP(_member_layers(a.qf.net, e), batch, batch, bf16, self.q_out[e]) for e in range(n_q)]
+        self.qt = [FusedMLP(_member_layers(a.qf_target.net, e), batch, batch, bf16, self.qt_out[e])
+                   for e in range(n_q)]
         in_dim, act = a.obs_dim + a.goal_dim, a.act_dim
         self.xv = torch.empty(2 * batch, in_dim)       # [x; x'] for V(s), V(s')
         self.xa = torch.empty(batch, in_dim + act)     # x ⊕ a for the critics
@@ -267,7 +271,6 @@ class FusedIQLUpdate:
         b = torch.empty
         self.td, self.tq, self.adv, self.w, self.wb = b(batch), b(batch), b(batch), b(batch), b(batch)
         self.gv = b(batch, 1)
-        self.gq = [b(batch, 1) for _ in self.qf]
         self.mu, self.z, self.z2, self.gf = b(batch, act), b(batch, act), b(batch, act), b(batch, act)
         self.ls, self.inv, self.mask = b(act), b(act), torch.empty(act, dtype=torch.bool)
         self.tau_hi = torch.tensor(self.agent.config.expectile, dtype=torch.float32)
@@ -302,17 +305,15 @@ class FusedIQLUpdate:
         # forward: V(s) and V(s') stacked, target and online critics, actor
         v_all = self.vf.forward(self.xv)[:, 0]
         v, v_next = v_all[:n], v_all[n:]
-        qt = [m.forward(self.xa)[:, 0] for m in self.qt]
-        torch.minimum(qt[0], qt[1], out=self.tq)
-        for m in qt[2:]:
-            torch.minimum(self.tq, m, out=self.tq)
-        q = [m.forward(self.xa)[:, 0] for m in self.qf]
+        for m in (*self.qt, *self.qf):
+            m.forward(self.xa)
+        torch.amin(self.qt_out[:, :, 0], 0, out=self.tq)
         f = self.actor.forward(self.x)
-        info = self._loss_grads(batch, v, v_next, q, f, c)
+        info = self._loss_grads(batch, v, v_next, self.q_out[:, :, 0], f, c)
         # backward (loss gradients -> parameter gradients in the flat buffer)
         self.vf.backward(self.gv)
-        for m, g in zip(self.qf, self.gq):
-            m.backward(g)
+        for e, m in enumerate(self.qf):
+            m.backward(self.gq[e])
         self.actor.backward(self.gf)
         if a.world_size > 1:
             import torch.distributed as dist
@@ -341,21 +342,20 @@ class FusedIQLUpdate:
         n = self.batch
         inv_n = 1.0 / n
         # TD target y (no gradient): r + γ (1 − d) V(s')
-        td = torch.mul(batch["done"], -c.discount, out=self.td).add_(c.discount).mul_(v_next).add_(batch["reward"])
+        not_done = torch.mul(batch["done"], -c.discount, out=self.td).add_(c.discount)
+        td = torch.addcmul(batch["reward"], not_done, v_next, out=self.td)
         # value (expectile)
         adv = torch.sub(self.tq, v, out=self.adv)
         w = torch.where(adv > 0, self.tau_hi, self.tau_lo, out=self.w)
         wu = w.mul_(adv)
         value_loss = torch.dot(wu, adv) * inv_n
         torch.mul(wu, -2.0 * inv_n, out=self.gv[:, 0])
-        # critics
-        critic_loss = 0.0
-        q_sum = 0.0
-        for qi, g in zip(q, self.gq):
-            d = torch.sub(qi, td, out=g[:, 0])
-            critic_loss = critic_loss + torch.dot(d, d)
-            q_sum = q_sum + qi.sum()
-            d.mul_(2.0 * inv_n)
+        # critics, all members at once: q (E, B)
+        torch.sub(q, td, out=self.gq[:, :, 0])
+        d_flat = self.gq.view(-1)
+        critic_loss = torch.dot(d_flat, d_flat) * inv_n
+        q_mean = q.mean()
+        d_flat.mul_(2.0 * inv_n)
         # AWR weights
         wts = torch.mul(adv, c.beta, out=self.wb).exp_().clamp_(max=c.max_weight)
         clipped = (wts >= c.max_weight).float().mean()
@@ -376,6 +376,6 @@ class FusedIQLUpdate:
         act_dim = z.shape[1]
         actor_loss = 0.5 * wz2.sum() + sum_w * (ls.sum() + 0.5 * act_dim * math.log(2 * math.pi))
         return {"losses/value": value_loss, "charts/v_mean": v.mean(),
-                "losses/critic": critic_loss * inv_n, "charts/q_mean": q_sum / (len(q) * n),
+                "losses/critic": critic_loss, "charts/q_mean": q_mean,
                 "losses/actor": actor_loss, "charts/awr_weight_mean": weight_mean,
                 "charts/awr_weight_clipped_frac": clipped}
