@@ -74,6 +74,19 @@ def test_guided_and_unguided_arms_run_on_the_same_seeds(drawer_hdf5, tmp_path):
     assert s["arms"]["ptp"]["mean_replans"] >= 1 and s["arms"]["final_goal_only"]["mean_replans"] == 0
     assert json.loads((out / "results.json").read_text())["seeds"] == [77, 78]
     assert (out / "success.png").stat().st_size > 0 and (out / "video_ptp.mp4").stat().st_size > 0
+    # selection on validation seeds: both candidates fail 4-step episodes, so the tie goes to the first
+    other = tmp_path / "other" / "pol"
+    import shutil
+    shutil.copytree(pol, other)
+    into = tmp_path / "selected"
+    r = sge.select([str(other), str(pol)], str(tmp_path / "ptp"), into, episodes=2, seed=300, budget=4,
+                   planner=planner, out=tmp_path / "sel")
+    assert r["selected"] == str(other) and r["validation_seeds"] == [300, 301]
+    assert [c["successes"] for c in r["candidates"]] == [0, 0]
+    assert json.loads((into / "selection.json").read_text()) == r and (into / "policy.onnx").is_file()
+    assert (tmp_path / "sel" / "0_pol" / "results.json").is_file() and (tmp_path / "sel" / "1_pol").is_dir()
+    with pytest.raises(ValueError, match="is one of the candidates"):
+        sge.select([str(pol)], str(tmp_path / "ptp"), pol)
     # open-loop feasibility against held-out demos (here the tiny dataset itself stands in for them)
     f = sge.ptp_feasibility(str(tmp_path / "ptp"), "", str(drawer_hdf5), queries=1, planner=planner)
     assert f["reach_horizon_steps"] == 2 and 0.0 <= f["feasible_pair_fraction"] <= 1.0
@@ -101,3 +114,10 @@ def test_merge_joins_arms_and_seed_ranges(tmp_path):
     (tmp_path / "dup.json").write_text(json.dumps(_result("ptp", [4], [True])))
     with pytest.raises(ValueError, match="arm 'ptp' has seeds"):
         sge.merge(paths + [tmp_path / "dup.json"], tmp_path / "m2")
+
+
+def test_pick_best_takes_the_highest_rate_and_the_first_on_ties():
+    assert sge.pick_best([0.2, 0.46, 0.32]) == 1
+    assert sge.pick_best([0.3, 0.5, 0.5]) == 1
+    with pytest.raises(ValueError, match="no candidates"):
+        sge.pick_best([])

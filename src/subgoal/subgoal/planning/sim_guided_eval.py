@@ -11,6 +11,8 @@ vector is the goal of the low-level policy (relabelled during training) and the 
     python -m subgoal.planning.sim_guided_eval eval --policy models/drawer_iql --ptp models/drawer_ptp \
         [--iris models/drawer_iris] --episodes 50 --out reports/drawer_guided
     python -m subgoal.planning.sim_guided_eval feasibility --ptp models/drawer_ptp --dataset … --holdout …
+    python -m subgoal.planning.sim_guided_eval select --policies runs/iql_s0 runs/iql_s1 runs/iql_s2 \
+        --ptp models/drawer_ptp --into models/drawer_iql     # best on validation seeds 30000..
 
 Every arm runs episode i from sim seed ``seed + i`` (same start and same final goal); success is
 ``sim.success()`` at any step within the step budget. ``eval`` writes ``results.json``, a success-rate
@@ -281,6 +283,58 @@ def merge(results: list[str | Path], out: str | Path) -> dict:
     return summary
 
 
+# ------------------------------------------------------------------------------------- selection
+def pick_best(rates: list[float]) -> int:
+    """Index of the highest rate; the earliest one on ties (seed order: reproducible, no coin flip)."""
+    if not rates:
+        raise ValueError("no candidates to pick from")
+    return max(range(len(rates)), key=lambda i: (rates[i], -i))
+
+
+def select(policies: list[str], ptp: str, into: str | Path, episodes: int = 50, seed: int = 30_000,
+           budget: int = 150, planner: dict | None = None, reach_threshold: float = 0.05,
+           out: str | Path | None = None) -> dict:
+    """Keep the candidate policy (e.g. one per training seed) with the highest PTP-guided success on
+    VALIDATION episodes and copy its bundle to ``into``.
+
+    Why: the drawer IQL recipe's success varies 16-58% between training seeds on the same data, far more
+    than a 50-episode evaluation's noise, and a policy's rate on one seed range predicts its rate on
+    another (session-5 study in docs/goal_proposal.md). Selecting on seeds disjoint from the test seeds
+    (default 30000.., the cards test on 20000..) keeps the test number an unbiased estimate of the kept
+    policy. Ties go to the earlier candidate. ``selection.json`` (in ``into`` and ``out``) records every
+    candidate's validation rate, the seeds and the rule."""
+    import shutil
+
+    arm = {"method": "ptp", "bundle": ptp, "reach_threshold": reach_threshold,
+           "planner": planner or {"num_subgoals": 3, "levels": 2, "num_samples": 512}}
+    if not policies:
+        raise ValueError("select needs at least one candidate policy")
+    into = Path(into)
+    if into.resolve() in {Path(p).resolve() for p in policies}:
+        raise ValueError(f"--into {into} is one of the candidates; give a new folder")
+    rows = []
+    for i, pol in enumerate(policies):
+        s = evaluate(pol, {"ptp": arm}, episodes, seed, budget,
+                     out=None if out is None else Path(out) / f"{i}_{Path(pol).name}", video_arm="none")
+        a = s["arms"]["ptp"]
+        rows.append({"policy": str(pol), "success_rate": a["success_rate"], "successes": a["successes"],
+                     "cube_cleared_rate": a.get("cube_cleared_rate")})
+        log.info("candidate %s: %d/%d on validation seeds %d..", pol, a["successes"], episodes, seed)
+    best = pick_best([r["success_rate"] for r in rows])
+    record = {"rule": "highest PTP-guided success on the validation seeds; ties to the earlier candidate",
+              "validation_seeds": [seed, seed + episodes - 1], "budget_steps": budget, "ptp": str(ptp),
+              "planner": arm["planner"], "reach_threshold": reach_threshold, "candidates": rows,
+              "selected": rows[best]["policy"]}
+    if into.exists():
+        shutil.rmtree(into)
+    shutil.copytree(rows[best]["policy"], into)
+    (into / "selection.json").write_text(json.dumps(record, indent=1))
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "selection.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
 # ------------------------------------------------------------------------------------- feasibility
 def ptp_feasibility(ptp_dir: str, dataset: str, holdout: str, queries: int = 20, seed: int = 20_000,
                     radius: float = 0.05, planner: dict | None = None) -> dict:
@@ -364,6 +418,19 @@ def main(argv: list[str] | None = None) -> int:
     mg = sub.add_parser("merge", help="combine results.json of per-arm runs into one table + plot")
     mg.add_argument("results", nargs="+")
     mg.add_argument("--out", required=True)
+    sl = sub.add_parser("select", help="keep the candidate policy with the best PTP-guided success on "
+                                       "validation seeds (disjoint from the test seeds) and copy it to --into")
+    sl.add_argument("--policies", nargs="+", required=True, help="candidate policy bundles (e.g. one per seed)")
+    sl.add_argument("--ptp", required=True, help="PTP goal-proposal bundle that guides every candidate")
+    sl.add_argument("--into", required=True, help="folder the selected bundle is copied to (replaced)")
+    sl.add_argument("--episodes", type=int, default=50)
+    sl.add_argument("--seed", type=int, default=30_000, help="validation seeds seed..seed+episodes-1")
+    sl.add_argument("--budget", type=int, default=150, help="10 Hz steps per episode")
+    sl.add_argument("--reach-threshold", type=float, default=0.05)
+    sl.add_argument("--num-subgoals", type=int, default=3)
+    sl.add_argument("--levels", type=int, default=2)
+    sl.add_argument("--num-samples", type=int, default=512)
+    sl.add_argument("--out", default=None, help="report folder: each candidate's results.json + selection.json")
     fz = sub.add_parser("feasibility", help="open-loop PTP plans vs held-out demos' T-step reach")
     fz.add_argument("--ptp", required=True)
     fz.add_argument("--holdout", required=True, help="held-out drawer_object HDF5 (other seeds)")
@@ -377,6 +444,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.cmd == "feasibility":
         print(json.dumps(ptp_feasibility(a.ptp, "", a.holdout, a.queries, a.seed, a.radius), indent=1))
+        return 0
+    if a.cmd == "select":
+        planner = {"num_subgoals": a.num_subgoals, "levels": a.levels, "num_samples": a.num_samples}
+        r = select(a.policies, a.ptp, a.into, a.episodes, a.seed, a.budget, planner, a.reach_threshold, a.out)
+        print(json.dumps({"selected": r["selected"], **{c["policy"]: c["success_rate"] for c in r["candidates"]}}))
         return 0
     if a.cmd == "merge":
         s = merge(a.results, a.out)
