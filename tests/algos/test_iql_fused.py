@@ -58,6 +58,21 @@ def test_fused_engine_equals_the_autograd_engine(schedule):
     assert fused.total_steps == ref.total_steps == 8
 
 
+def test_switching_to_the_fused_engine_mid_run_keeps_the_adam_state():
+    """An agent that already took autograd steps continues under the fused engine like under autograd
+    (its Adam moments and step count carry over; a fresh Adam state would move the weights ~100% away)."""
+    a = _agent()
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        a.update(_batch(rng))
+    b = copy.deepcopy(a)
+    b.set_engine("fused")
+    for _ in range(3):
+        batch = _batch(rng)
+        a.update(batch), b.update(batch)
+    assert _max_diff(a, b) < 1e-5
+
+
 def test_fused_parameters_are_views_of_one_flat_buffer():
     """What makes Adam one kernel and the Polyak update one lerp; the modules see the trained weights."""
     agent = _agent()

@@ -74,11 +74,14 @@ class FusedMLP:
     """A ReLU MLP's forward/backward on preallocated buffers (weights and gradients are flat-buffer views).
 
     ``rows``: batch rows of the forward; ``backward`` differentiates the first ``grad_rows`` of them
-    (V(s) of the stacked V(s), V(s') forward)."""
+    (V(s) of the stacked V(s), V(s') forward). ``shadow=(flat, flat_bf16)``: bf16 mode; the hidden layers'
+    bf16 weights and biases are views of ``flat_bf16``, the caller's one-op cast of the fp32 ``flat`` buffer
+    their parameters live in (done every step before the forward)."""
 
-    def __init__(self, layers: list[_Layer], rows: int, grad_rows: int, bf16: bool,
-                 out: torch.Tensor | None = None) -> None:
+    def __init__(self, layers: list[_Layer], rows: int, grad_rows: int,
+                 shadow: tuple[torch.Tensor, torch.Tensor] | None = None, out: torch.Tensor | None = None) -> None:
         self.layers, self.rows, self.grad_rows = layers, rows, grad_rows
+        bf16 = shadow is not None
         last = len(layers) - 1
         #: layer i runs its products in bf16 (hidden -> hidden layers only, as bf16_mlp does)
         self.low = [bf16 and 0 < i < last for i in range(len(layers))]
@@ -95,8 +98,7 @@ class FusedMLP:
         self.gw16 = [torch.empty_like(l.w, dtype=_BF16) if self.low[i] else None for i, l in enumerate(layers)]
         for i, l in enumerate(layers):
             if self.low[i]:
-                l.wb = torch.empty_like(l.w, dtype=_BF16)
-                l.bb = torch.empty_like(l.b, dtype=_BF16)
+                l.wb, l.bb = _shadow_view(l.w, *shadow), _shadow_view(l.b, *shadow)
         self.x: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -108,8 +110,6 @@ class FusedMLP:
             if i == last:
                 return torch.addmm(l.b, h, l.w_io, out=self.out)
             if self.low[i]:  # bf16 GEMM with the bias in its epilogue (fp32 accumulation), ReLU in fp32
-                l.wb.copy_(l.w)  # casts of the current fp32 weight and bias (never stale)
-                l.bb.copy_(l.b)
                 torch.addmm(l.bb, h, l.wb.t() if l.linear else l.wb, out=self.zb[i])
                 self.h[i].copy_(self.zb[i])
             else:
@@ -152,6 +152,13 @@ class FusedMLP:
                 torch.mm(gz, w if l.linear else w.t(), out=g_prev)
             _relu_grad_(g_prev, self.h[i - 1][:n], 0, grad_input=g_prev)
             g = g_prev
+
+
+def _shadow_view(t: torch.Tensor, flat: torch.Tensor, flat16: torch.Tensor) -> torch.Tensor:
+    """The view of ``flat16`` at the place ``t`` (a view of ``flat``) has in ``flat``."""
+    if t.untyped_storage().data_ptr() != flat.untyped_storage().data_ptr():
+        raise ValueError("tensor is not a view of the flat buffer")
+    return flat16.as_strided(t.shape, t.stride(), t.storage_offset() - flat.storage_offset())
 
 
 def _linear_layers(mlp: nn.Module) -> list[_Layer]:
@@ -249,19 +256,26 @@ class FusedIQLUpdate:
         self.flat_target = torch.empty(self.q_slice.stop - self.q_slice.start)
         flatten_into(t_params, self.flat_target)
         self.adam = FlatAdam(self.flat, self.grad, self.params, lambda: agent.optimizer)
+        if agent._optimizer is not None and agent._optimizer.state:  # the agent already trained: keep its Adam state
+            self.adam.load_state_dict(agent._optimizer.state_dict())
         self.precision = ""
         self.batch = 0
 
     # ------------------------------------------------------------------------------------ buffers
     def _build(self, batch: int, precision: str) -> None:
         a, bf16 = self.agent, precision == "bf16"
-        self.actor = FusedMLP(_linear_layers(a.actor.net), batch, batch, bf16)
-        self.vf = FusedMLP(_linear_layers(a.vf.net), 2 * batch, batch, bf16)
+        # bf16: one cast per step of each flat buffer (casting per layer was 12 ops a step)
+        self.flat16 = torch.empty(self.flat.shape, dtype=_BF16) if bf16 else None
+        self.target16 = torch.empty(self.flat_target.shape, dtype=_BF16) if bf16 else None
+        sh = (self.flat, self.flat16) if bf16 else None
+        sh_t = (self.flat_target, self.target16) if bf16 else None
+        self.actor = FusedMLP(_linear_layers(a.actor.net), batch, batch, sh)
+        self.vf = FusedMLP(_linear_layers(a.vf.net), 2 * batch, batch, sh)
         # the members' outputs (and their gradients) side by side in (E, B, 1): one op per loss term for all
         n_q = a.qf.net.ensemble
         self.q_out, self.qt_out, self.gq = (torch.empty(n_q, batch, 1) for _ in range(3))
-        self.qf = [FusedMLP(_member_layers(a.qf.net, e), batch, batch, bf16, self.q_out[e]) for e in range(n_q)]
-        self.qt = [FusedMLP(_member_layers(a.qf_target.net, e), batch, batch, bf16, self.qt_out[e])
+        self.qf = [FusedMLP(_member_layers(a.qf.net, e), batch, batch, sh, self.q_out[e]) for e in range(n_q)]
+        self.qt = [FusedMLP(_member_layers(a.qf_target.net, e), batch, batch, sh_t, self.qt_out[e])
                    for e in range(n_q)]
         in_dim, act = a.obs_dim + a.goal_dim, a.act_dim
         self.xv = torch.empty(2 * batch, in_dim)       # [x; x'] for V(s), V(s')
@@ -302,6 +316,9 @@ class FusedIQLUpdate:
         if n != self.batch or a.precision != self.precision:
             self._build(n, a.precision)
         self._inputs(batch)
+        if self.flat16 is not None:  # bf16 copies of the current weights (never stale: cast every step)
+            self.flat16.copy_(self.flat)
+            self.target16.copy_(self.flat_target)
         # forward: V(s) and V(s') stacked, target and online critics, actor
         v_all = self.vf.forward(self.xv)[:, 0]
         v, v_next = v_all[:n], v_all[n:]
