@@ -67,6 +67,29 @@ def test_push_expert_has_two_modes():
     assert sides == {-1.0, 1.0}
 
 
+@pytest.mark.parametrize("dy", [0.0, 0.03, -0.03])
+def test_drawer_hand_reaches_in_off_axis(dy):
+    """The closed fingers reach the hook point inside the tray 3 cm off its axis without the hand touching
+    the cabinet (before HAND_CLEARANCE the hand's edge caught a cabinet side from 1.5 cm off)."""
+    from subgoal.sim.tasks.base import set_free_pose, toward
+    from subgoal.sim.tasks.drawer_object import HOOK_X, HOOK_Z
+    from subgoal.sim.tasks.grasping import CLOSE, HOVER
+
+    sim = Sim(task="drawer_object")
+    sim.reset(seed=3)
+    t = sim.task
+    set_free_pose(sim.model, sim.data, "cube", [t.front[0] - 0.06, t.front[1] + 0.2, 0.02], (1, 0, 0, 0))
+    hook = np.array([t.front[0] + HOOK_X, t.front[1] + dy, HOOK_Z])
+    for target in ([hook[0], hook[1], HOVER], hook):
+        for _ in range(30):
+            sim.apply_action(toward(sim, target, CLOSE))
+    assert np.linalg.norm(sim.ee_pose()[0] - hook) < 0.01
+    hand_on_cabinet = [c for c in sim.data.contact[:sim.data.ncon]
+                       if "cabinet" in (sim.model.body(sim.model.geom_bodyid[c.geom1]).name,
+                                        sim.model.body(sim.model.geom_bodyid[c.geom2]).name)]
+    assert not hand_on_cabinet
+
+
 def test_bad_p_and_bad_task_kwargs():
     sim = Sim(task="reach")
     with pytest.raises(ValueError, match="p must be in"):

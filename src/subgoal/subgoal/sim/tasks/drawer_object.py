@@ -25,6 +25,10 @@ TRAY_LEN, TRAY_HALF_W, WALL, TRAY_H = 0.16, 0.09, 0.008, 0.06  # tray inner leng
 TRAVEL = 0.16  # slide range of the tray (m)
 LANE_HALF = TRAY_HALF_W + WALL + HALF + 0.01  # |y - drawer y| below this (in front of it) = blocking
 HOOK_X, HOOK_Z = 0.03, 0.035  # TCP inside the tray: behind the front wall, above the bottom
+# gap between the tray's sides and the cabinet's: the Panda hand is about as wide as the tray, so with the
+# cabinet hugging the tray the hand's edge hit a cabinet side as soon as the TCP was 1.5 cm off the tray's
+# axis while reaching in (measured: runs stuck 3 cm above the hook point); with the gap it clears ±5 cm
+HAND_CLEARANCE = 0.05
 
 
 @dataclass
@@ -33,6 +37,11 @@ class DrawerObjectConfig:
     drawer_y: tuple[float, float] = (-0.08, 0.08)
     open_dist: float = 0.1  # success: drawer pulled out at least this far (m)
     place_offset: float = 0.2  # expert puts the cube this far left/right of the drawer axis (m)
+    # expert: how far (m) off the tray's axis (y) the closed fingers may hang and still count as inside the tray
+    # (descend and pull, correcting y on the way) instead of rising to re-aim. The tray is 18 cm wide inside;
+    # the hand clears the cabinet up to ±5 cm (HAND_CLEARANCE); a tight 2 cm rule made a learned policy's
+    # near-misses rise again in the data while the planner's subgoal said down (docs/goal_proposal.md)
+    hook_tolerance: float = 0.04
 
     def __post_init__(self) -> None:
         if not 0 < self.open_dist < TRAVEL:
@@ -40,6 +49,9 @@ class DrawerObjectConfig:
         if self.place_offset <= LANE_HALF:
             raise ValueError(f"DrawerObjectConfig.place_offset must be > {LANE_HALF:.3f} (outside the "
                              f"drawer's path), got {self.place_offset!r}")
+        if not 0 < self.hook_tolerance < TRAY_HALF_W - 0.02:
+            raise ValueError(f"DrawerObjectConfig.hook_tolerance must be in (0, {TRAY_HALF_W - 0.02:.2f}) (the "
+                             f"fingers inside the tray), got {self.hook_tolerance!r}")
 
 
 class DrawerObjectTask(Task):
@@ -57,7 +69,7 @@ class DrawerObjectTask(Task):
         wood, dark = [0.55, 0.38, 0.25, 1], [0.3, 0.22, 0.15, 1]
         cab = spec.worldbody.add_body(name="cabinet", mocap=True, pos=[0.6, 0, 0])
         box = mujoco.mjtGeom.mjGEOM_BOX
-        out_w = TRAY_HALF_W + WALL + 0.006
+        out_w = TRAY_HALF_W + WALL + 0.006 + HAND_CLEARANCE
         cab_len = TRAY_LEN + 0.03
         # top plate leaves the front 8 cm of the tray open (room for the hand to reach in)
         cab.add_geom(name="cab_top", type=box, size=[(cab_len - 0.08) / 2, out_w + 0.01, 0.01],
@@ -146,7 +158,7 @@ class DrawerObjectTask(Task):
         hook = np.array([self.front[0] - self.opening(sim) + HOOK_X, self.front[1], HOOK_Z])
         if self.opening(sim) >= self.config.open_dist + 0.01:
             return toward(sim, ee, CLOSE)  # done: hold
-        in_tray = abs(ee[1] - hook[1]) < 0.02 and -0.01 < ee[0] - (hook[0] - HOOK_X) < 0.07
+        in_tray = abs(ee[1] - hook[1]) < self.config.hook_tolerance and -0.01 < ee[0] - (hook[0] - HOOK_X) < 0.07
         if not in_tray or ee[2] > HOOK_Z + 0.04:
             if np.linalg.norm(ee[:2] - hook[:2]) > 0.01:
                 return toward(sim, [hook[0], hook[1], max(HOVER, ee[2] if ee[2] < 0.2 else HOVER)], CLOSE)
