@@ -5,7 +5,8 @@ fused Adam) spends 3.5–4.2 ms a step outside its matrix products (``bench/trai
 several hundred 3–10 µs dispatches — the autograd graph of three losses, ReLU and its backward, bias
 copies of ``addmm``, the Adam step over 24 parameter tensors. With bf16 hidden GEMMs that is half the
 step. This engine computes the *same* update (eq. 47–49 of ``subgoal.algos.iql``, same order of terms,
-``tests/algos/test_iql_fused.py``) with about 150 dispatched ops and no allocation of activations:
+``tests/algos/test_iql_fused.py``) with a few hundred fewer dispatched ops and no allocation of activations
+(measured: 1.3–1.8 ms a step outside the GEMMs instead of 3.5–4.2, docs/learning.md § Throughput):
 
 * all trainable parameters (actor, twin Q, V, in ``IQL.trainable()`` order) are views into ONE flat
   fp32 buffer, their gradients views into one flat gradient buffer, the target critics views into a
@@ -14,11 +15,12 @@ step. This engine computes the *same* update (eq. 47–49 of ``subgoal.algos.iql
 * each MLP runs forward with ``addmm(out=)`` + in-place ReLU into buffers allocated once per batch size,
   and backward by hand: ``mm`` for weight and input gradients written straight into the flat gradient
   views, ``sum(0)`` for biases, ``threshold_backward`` (in place) for the ReLU masks;
-* the loss gradients are written out analytically (see ``_loss_grads``); V(s) and V(s') share one
-  forward over 2B rows whose backward covers the first B;
+* the loss gradients are written out analytically (see ``_actor_grads``); V(s) and V(s') share one
+  forward over 2B rows whose backward covers the first B; each network's backward follows its forward;
 * ``precision="bf16"``: the hidden→hidden products (forward, weight and input gradient) run in bf16 as
-  ``subgoal.models.bf16_mlp`` runs them — fp32 first layer, heads, biases, ReLU masks, losses, Adam and
-  master weights; the bf16 weight copies are cast from the current fp32 weights in every step.
+  ``subgoal.models.bf16_mlp`` runs them (the bias added inside the bf16 GEMM, fp32 accumulation) — fp32
+  first layer, heads, ReLU masks, losses, Adam and master weights; the bf16 weights and biases are one cast
+  of each flat buffer per step, so they are never stale.
 
 The ``nn.Module`` objects keep working on the same memory (parameters are views), so checkpoints,
 ``act`` and the ONNX export see the trained weights; ``FlatAdam`` saves and loads its state in
@@ -241,7 +243,11 @@ class FusedIQLUpdate:
 
     def __init__(self, agent: Any) -> None:
         self.agent = agent
-        modules = agent.trainable()  # actor, qf, vf
+        modules = agent.trainable()
+        if list(modules) != ["actor", "qf", "vf"]:  # the slices below assume this order
+            raise ValueError(f"fused IQL engine: trainable modules {list(modules)}, expected actor, qf, vf")
+        if agent.device.type != "cpu":
+            raise ValueError(f"fused IQL engine: CPU only (agent on {agent.device}); use the autograd engine")
         self.params = [p for m in modules.values() for p in m.parameters()]
         total = sum(p.numel() for p in self.params)
         self.flat = torch.empty(total)
