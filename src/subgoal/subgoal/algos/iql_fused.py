@@ -18,9 +18,9 @@ step. This engine computes the *same* update (eq. 47–49 of ``subgoal.algos.iql
 * the loss gradients are written out analytically (see ``_actor_grads``); V(s) and V(s') share one
   forward over 2B rows whose backward covers the first B; each network's backward follows its forward;
 * ``precision="bf16"``: the hidden→hidden products (forward, weight and input gradient) run in bf16 as
-  ``subgoal.models.bf16_mlp`` runs them (the bias added inside the bf16 GEMM, fp32 accumulation) — fp32
-  first layer, heads, ReLU masks, losses, Adam and master weights; the bf16 weights and biases are one cast
-  of each flat buffer per step, so they are never stale.
+  ``subgoal.models.bf16_mlp`` runs them (bf16 product, fp32 bias add) — fp32 first layer, heads, biases,
+  ReLU masks, losses, Adam and master weights; the bf16 weights are one cast of each flat buffer per step,
+  so they are never stale.
 
 The ``nn.Module`` objects keep working on the same memory (parameters are views), so checkpoints,
 ``act`` and the ONNX export see the trained weights; ``FlatAdam`` saves and loads its state in
@@ -68,8 +68,7 @@ class _Layer:
         self.gw = grad_w
         self.gb = grad_b.view(-1) if grad_b is not None else None
         self.d_in, self.d_out = self.w_io.shape
-        self.wb: torch.Tensor | None = None                  # bf16 copies (hidden layers, bf16 mode)
-        self.bb: torch.Tensor | None = None
+        self.wb: torch.Tensor | None = None                  # bf16 copy (hidden layers, bf16 mode)
 
 
 class FusedMLP:
@@ -77,7 +76,7 @@ class FusedMLP:
 
     ``rows``: batch rows of the forward; ``backward`` differentiates the first ``grad_rows`` of them
     (V(s) of the stacked V(s), V(s') forward). ``shadow=(flat, flat_bf16)``: bf16 mode; the hidden layers'
-    bf16 weights and biases are views of ``flat_bf16``, the caller's one-op cast of the fp32 ``flat`` buffer
+    bf16 weights are views of ``flat_bf16``, the caller's one-op cast of the fp32 ``flat`` buffer
     their parameters live in (done every step before the forward)."""
 
     def __init__(self, layers: list[_Layer], rows: int, grad_rows: int,
@@ -100,7 +99,7 @@ class FusedMLP:
         self.gw16 = [torch.empty_like(l.w, dtype=_BF16) if self.low[i] else None for i, l in enumerate(layers)]
         for i, l in enumerate(layers):
             if self.low[i]:
-                l.wb, l.bb = _shadow_view(l.w, *shadow), _shadow_view(l.b, *shadow)
+                l.wb = _shadow_view(l.w, *shadow)
         self.x: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,9 +110,9 @@ class FusedMLP:
         for i, l in enumerate(self.layers):
             if i == last:
                 return torch.addmm(l.b, h, l.w_io, out=self.out)
-            if self.low[i]:  # bf16 GEMM with the bias in its epilogue (fp32 accumulation), ReLU in fp32
-                torch.addmm(l.bb, h, l.wb.t() if l.linear else l.wb, out=self.zb[i])
-                self.h[i].copy_(self.zb[i])
+            if self.low[i]:  # bf16 GEMM (fp32 accumulation, bf16 result), fp32 bias add and ReLU, as bf16_mlp
+                torch.mm(h, l.wb.t() if l.linear else l.wb, out=self.zb[i])
+                self.h[i].copy_(self.zb[i]).add_(l.b)
             else:
                 torch.addmm(l.b, h, l.w_io, out=self.h[i])
             self.h[i].relu_()
