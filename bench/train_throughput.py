@@ -10,7 +10,9 @@ tensors + HER/uniform goal relabeling) then ``IQL.update_tensors``, once per ``-
 ``fused``, ``subgoal.algos.iql_fused``: keys ``ours_fused_fp32``/``ratio_fused_bf16`` …); the peer is d3rlpy's default fp32 IQL. The peer runs in its own venv
 (``bench/.peers/d3rlpy-venv``: d3rlpy pins gymnasium 1.0.0 and pulls gym, so never the project's venv)
 through ``bench/peers/d3rlpy_iql.py``. Rounds alternate the order of ours/peer so load from other
-processes hits all alike; the best round of each is compared (``ratio_fp32``, ``ratio_bf16``).
+processes hits all alike; the best round of each is compared (``ratio_fp32``, ``ratio_bf16``). Also per
+CPU-second of the timed loop (``time.process_time``; ``ratio_cpu_*``): on an oversubscribed box the wall
+rate also measures how much of a core the scheduler gave each round, the CPU rate does not.
 
 GEMM floors (``matmul_floor``): every matrix product of one update at these shapes (0.54 GFLOP), alone,
 preallocated — ``fp32``: all fp32; ``bf16``: the hidden→hidden products in bf16 as ``--precision bf16``
@@ -74,12 +76,13 @@ def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int 
     agent.set_engine(engine)
     for _ in range(warmup):
         agent.update_tensors(replay.sample(BATCH))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         info = agent.update_tensors(replay.sample(BATCH))
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert all(np.isfinite(float(v)) for v in info.values())
-    return {"engine": engine, "precision": precision, "steps": steps, "seconds": dt, "steps_per_s": steps / dt}
+    return {"engine": engine, "precision": precision, "steps": steps, "seconds": dt, "steps_per_s": steps / dt,
+            "cpu_seconds": cpu, "steps_per_cpu_s": steps / cpu}
 
 
 def matmul_floor(threads: int, precision: str = "fp32", rounds: int = 20) -> dict:
@@ -187,15 +190,29 @@ def main() -> int:
             out[f"ratio_ceiling_{p}"] = f["floor_steps_per_s"] / best_peer
     elif rounds_peer:
         out["peer_error"] = rounds_peer[0].get("error")
+    # steps per CPU-second of the timed loop (process_time): on an oversubscribed box (load > cores) wall time
+    # also measures how much of a core the scheduler happened to give each round; CPU time does not
+    best_cpu = {v: max(r["steps_per_cpu_s"] for r in rs) for v, rs in rounds_ours.items()}
+    best_peer_cpu = max((r["steps_per_cpu_s"] for r in ok_peer if "steps_per_cpu_s" in r), default=None)
+    for v in variants:
+        out[f"ours_{v}_steps_per_cpu_s"] = best_cpu[v]
+        if best_peer_cpu:
+            out[f"ratio_cpu_{v}"] = best_cpu[v] / best_peer_cpu
+    if best_peer_cpu:
+        out["peer_steps_per_cpu_s"] = best_peer_cpu
     # the human-readable rows (stderr; stdout stays one JSON object)
-    print(f"{'variant':<22}{'best steps/s':>13}{'ratio':>8}   per round", file=sys.stderr)
+    print(f"{'variant':<22}{'best steps/s':>13}{'ratio':>8}{'steps/cpu-s':>13}{'ratio':>8}   per round (wall)",
+          file=sys.stderr)
     for v, (e, p) in variants.items():
         ratio = f"{best[v] / best_peer:.2f}" if best_peer else "-"
+        ratio_cpu = f"{best_cpu[v] / best_peer_cpu:.2f}" if best_peer_cpu else "-"
         per = " ".join(f"{r['steps_per_s']:.1f}" for r in rounds_ours[v])
-        print(f"{'ours ' + e + ' ' + p:<22}{best[v]:>13.1f}{ratio:>8}   {per}", file=sys.stderr)
+        print(f"{'ours ' + e + ' ' + p:<22}{best[v]:>13.1f}{ratio:>8}{best_cpu[v]:>13.1f}{ratio_cpu:>8}   {per}",
+              file=sys.stderr)
     if best_peer:
         per = " ".join(f"{r['steps_per_s']:.1f}" for r in ok_peer)
-        print(f"{'d3rlpy (fp32)':<22}{best_peer:>13.1f}{'1.00':>8}   {per}", file=sys.stderr)
+        cpu = f"{best_peer_cpu:>13.1f}{'1.00':>8}" if best_peer_cpu else f"{'-':>13}{'-':>8}"
+        print(f"{'d3rlpy (fp32)':<22}{best_peer:>13.1f}{'1.00':>8}{cpu}   {per}", file=sys.stderr)
     print(f"load avg (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=sys.stderr)
     out.update(ours_rounds=rounds_ours, peer_rounds=rounds_peer)
     print(json.dumps(out))

@@ -33,12 +33,13 @@ def main() -> None:
     iql.build_with_dataset(dataset)
     for _ in range(a.warmup):
         iql.update(dataset.sample_transition_batch(256))
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
         iql.update(dataset.sample_transition_batch(256))
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(json.dumps({"peer": "d3rlpy", "version": d3rlpy.__version__, "torch": torch.__version__,
-                      "steps": a.steps, "seconds": dt, "steps_per_s": a.steps / dt}))
+                      "steps": a.steps, "seconds": dt, "steps_per_s": a.steps / dt,
+                      "cpu_seconds": cpu, "steps_per_cpu_s": a.steps / cpu}))
 
 
 if __name__ == "__main__":
