@@ -71,9 +71,10 @@ class EnsembleMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Members one after another with 2-D ``addmm`` on slices of the stacked weights.
 
-        Measured on the 2-core AMD CPU (torch 2.13, MKL): the batched ``baddbmm`` path ran ~2x slower per
-        FLOP than plain GEMMs, its broadcast bias was materialized by a (E, B, H) copy every layer and ReLU
-        on the (E, B, H) outputs was several times slower than on (B, H). ``unbind`` (not indexing) keeps
+        Measured on the 2-core AMD CPU (torch 2.13, MKL), in fp32: the batched ``baddbmm`` path ran ~2x slower
+        per FLOP than plain GEMMs, its broadcast bias was materialized by a (E, B, H) copy every layer and ReLU
+        on the (E, B, H) outputs was several times slower than on (B, H). In bf16 the batched product is as
+        fast or faster, so the bf16 branch above runs the members in one ``bmm`` per layer. ``unbind`` (not indexing) keeps
         the backward to one ``stack`` per parameter. Parameters, init and checkpoints are unchanged."""
         if bf16_mlp.bf16_active() and len(self.layers) > 2 and x.dim() == 2:
             return bf16_mlp.bf16_mlp(x, [layer.weight for layer in self.layers],
