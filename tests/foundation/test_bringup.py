@@ -123,7 +123,8 @@ def test_nice_lowers_the_priority_of_a_node(tmp_path, ros_domain_id):
     b = Bringup(load_config(cfg), tmp_path / "run")
     b.start()
     try:
-        assert psutil.Process(b.procs["hb"].pid).nice() == os.nice(0) + 7
+        # relative to the test's own niceness; the kernel caps at 19 (pytest itself may run under nice)
+        assert psutil.Process(b.procs["hb"].pid).nice() == min(os.nice(0) + 7, 19)
     finally:
         b.stop()
     cfg.write_text("nodes:\n  hb: {package: subgoal_ros, executable: heartbeat, nice: -5}\n")
