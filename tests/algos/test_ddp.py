@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -21,20 +22,22 @@ def _batch() -> dict[str, torch.Tensor]:
             "next_obs": torch.randn(B, 5, generator=g), "done": (torch.rand(B, generator=g) < 0.2).float()}
 
 
-def _agent() -> IQL:
+def _agent(engine: str = "autograd") -> IQL:
     torch.manual_seed(0)
-    return IQL(IQLConfig(hidden=(32, 32)), obs_dim=5, goal_dim=2, act_dim=2)
+    agent = IQL(IQLConfig(hidden=(32, 32)), obs_dim=5, goal_dim=2, act_dim=2)
+    agent.set_engine(engine)
+    return agent
 
 
 def _params(agent: IQL) -> dict[str, np.ndarray]:
     return {f"{n}.{k}": v.detach().numpy().copy() for n, m in agent.modules().items() for k, v in m.state_dict().items()}
 
 
-def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+def _worker(rank: int, world: int, init_file: str, out_dir: str, engine: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
     try:
-        agent = _agent()
+        agent = _agent(engine)
         agent.broadcast_parameters()
         half = {k: v.chunk(world)[rank] for k, v in _batch().items()}
         for _ in range(2):
@@ -44,10 +47,11 @@ def _worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def test_two_process_step_equals_single_process(tmp_path):
+@pytest.mark.parametrize("engine", ["autograd", "fused"])  # fused: one all-reduce of the flat gradient buffer
+def test_two_process_step_equals_single_process(tmp_path, engine):
     torch.set_num_threads(1)
-    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
-    single = _agent()
+    mp.spawn(_worker, args=(2, str(tmp_path / "init"), str(tmp_path), engine), nprocs=2, join=True)
+    single = _agent(engine)
     batch = _batch()
     for _ in range(2):
         single.update_tensors(batch)
