@@ -288,7 +288,7 @@ class FusedIQLUpdate:
         self.x = self.xv[:batch]
         self.act = self.xa[:, in_dim:]
         b = torch.empty
-        self.td, self.tq, self.adv, self.w, self.wb = b(batch), b(batch), b(batch), b(batch), b(batch)
+        self.td, self.tq, self.adv, self.w_exp, self.w_awr = b(batch), b(batch), b(batch), b(batch), b(batch)
         self.gv = b(batch, 1)
         self.mu, self.z, self.z2, self.gf = b(batch, act), b(batch, act), b(batch, act), b(batch, act)
         self.ls, self.inv, self.mask = b(act), b(act), torch.empty(act, dtype=torch.bool)
@@ -358,7 +358,7 @@ class FusedIQLUpdate:
         return info
 
     def _value_grads(self, batch, v, v_next, c) -> dict[str, torch.Tensor]:
-        """TD target y into ``td``, value gradient into ``gv``, AWR weights ω/B into ``wb`` (formulas in
+        """TD target y into ``td``, value gradient into ``gv``, AWR weights ω/B into ``w_awr`` (formulas in
         ``_actor_grads``' docstring)."""
         n = self.batch
         inv_n = 1.0 / n
@@ -367,12 +367,12 @@ class FusedIQLUpdate:
         torch.addcmul(batch["reward"], not_done, v_next, out=self.td)
         # value (expectile)
         adv = torch.sub(self.tq, v, out=self.adv)
-        w = torch.where(adv > 0, self.tau_hi, self.tau_lo, out=self.w)
+        w = torch.where(adv > 0, self.tau_hi, self.tau_lo, out=self.w_exp)
         wu = w.mul_(adv)
         value_loss = torch.dot(wu, adv) * inv_n
         torch.mul(wu, -2.0 * inv_n, out=self.gv[:, 0])
         # AWR weights
-        wts = torch.mul(adv, c.beta, out=self.wb).exp_().clamp_(max=c.max_weight)
+        wts = torch.mul(adv, c.beta, out=self.w_awr).exp_().clamp_(max=c.max_weight)
         clipped = (wts >= c.max_weight).float().mean()
         weight_mean = wts.mean()
         wts.mul_(inv_n)  # ω / B from here on
@@ -388,8 +388,8 @@ class FusedIQLUpdate:
           log π = Σ_j −z_j²/2 − ls_j − log√(2π), z = (a − tanh f)·e^(−ls), ls = clamp(log_std):
           dL/df = (ω/B)·z·e^(−ls)·(tanh² f − 1),  dL/dlog_std_j = 1[ls_j = log_std_j]·Σ_b (ω_b/B)(1 − z_bj²)
 
-        Here: the actor's, into ``gf`` and log_std's gradient; ``wb`` holds ω/B."""
-        wts = self.wb
+        Here: the actor's, into ``gf`` and log_std's gradient; ``w_awr`` holds ω/B."""
+        wts = self.w_awr
         # actor
         actor = self.agent.actor
         ls = torch.clamp(actor.log_std, LOG_STD_MIN, LOG_STD_MAX, out=self.ls)
