@@ -1,6 +1,7 @@
 """Where a step of our IQL update goes: time inside the MLP GEMMs vs everything else, fp32 and bf16, in place.
 
     python bench/train_step_split.py [--steps 100] [--rounds 6] [--threads 1] [--engine both|autograd|fused]
+                                     [--sample-block 64]
 
 ``bench/train_throughput.py``'s GEMM floor times the products alone with hot caches; this measures them
 where they run. Both variants go through ``subgoal.models.bf16_mlp`` (one autograd node per network):
@@ -17,6 +18,7 @@ Same shapes as ``train_throughput.py``. Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -57,6 +59,7 @@ def main() -> int:
     from subgoal.algos import iql_fused
     from subgoal.algos.iql import IQL, IQLConfig
     from subgoal.models import bf16_mlp
+    from subgoal.train.offline import batch_source
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=100)
@@ -64,6 +67,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--engine", choices=("both", "autograd", "fused"), default="both")
+    ap.add_argument("--sample-block", type=int, default=64, help="as subgoal train --sample-block")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
@@ -84,6 +88,8 @@ def main() -> int:
         else:
             agent.set_precision("bf16")  # the bf16_mlp path; its low dtype is set per variant below
         agents[name] = agent
+    next_batch = batch_source(replay, BATCH, a.sample_block, 0, 0)  # the trainer's sampling path
+    counter = itertools.count()
     fake, real = _ZeroGemms(torch), torch
     ms: dict[str, list[float]] = {f"{v}/{g}": [] for v in variants for g in ("step", "no_gemm")}
     try:
@@ -94,14 +100,15 @@ def main() -> int:
                 bf16_mlp.torch = iql_fused.torch = fake if what == "no_gemm" else real
                 agent = agents[name]
                 for _ in range(a.warmup if r == 0 else 20):
-                    agent.update_tensors(replay.sample(BATCH))
+                    agent.update_tensors(next_batch(counter.__next__()))
                 t0 = time.perf_counter()
                 for _ in range(a.steps):
-                    agent.update_tensors(replay.sample(BATCH))
+                    agent.update_tensors(next_batch(counter.__next__()))
                 ms[key].append((time.perf_counter() - t0) / a.steps * 1e3)
     finally:
         bf16_mlp._BF16, bf16_mlp.torch, iql_fused.torch = torch.bfloat16, real, real
-    out: dict = {"bench": "train_step_split", "threads": a.threads, "load_avg": os.getloadavg()}
+    out: dict = {"bench": "train_step_split", "threads": a.threads, "sample_block": a.sample_block,
+                 "load_avg": os.getloadavg()}
     for name in variants:
         step, rest = min(ms[f"{name}/step"]), min(ms[f"{name}/no_gemm"])
         out[name] = {"step_ms": step, "no_gemm_ms": rest, "gemm_ms": step - rest, "steps_per_s": 1e3 / step}

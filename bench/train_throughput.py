@@ -1,11 +1,12 @@
 """Gradient steps/s of our goal-conditioned IQL (fp32 and bf16) vs d3rlpy 2.8.1's IQL, same shapes, same run, CPU.
 
     python bench/train_throughput.py [--steps 300] [--threads 1] [--rounds 3] [--precision both|fp32|bf16]
-                                     [--engine both|autograd|fused] [--no-peer]
+                                     [--engine both|autograd|fused] [--sample-block 64] [--no-peer]
 
 Shapes (issue 6): state 17 + goal 3 = 20-dim input, 4-dim action, 2×256 MLPs (actor, twin Q, V),
-batch 256. Ours runs the real training path: ``GoalReplay.sample`` (numpy indices into preloaded
-tensors + HER/uniform goal relabeling) then ``IQL.update_tensors``, once per ``--precision``
+batch 256. Ours runs the real training path: the trainer's ``batch_source`` (``GoalReplay.sample``:
+numpy indices into preloaded tensors + HER/uniform goal relabeling, ``--sample-block`` batches per call,
+``subgoal.algos.batch_blocks``) then ``IQL.update_tensors``, once per ``--precision``
 (``subgoal train … --precision``) and ``--engine`` (``autograd``: keys ``ours_fp32``/``ratio_bf16`` …;
 ``fused``, ``subgoal.algos.iql_fused``: keys ``ours_fused_fp32``/``ratio_fused_bf16`` …); the peer is d3rlpy's default fp32 IQL. The peer runs in its own venv
 (``bench/.peers/d3rlpy-venv``: d3rlpy pins gymnasium 1.0.0 and pulls gym, so never the project's venv)
@@ -61,10 +62,11 @@ def synthetic_replay(rng: np.random.Generator, n: int = 20000):
 
 
 def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int = 20000,
-         engine: str = "autograd") -> dict:
+         engine: str = "autograd", sample_block: int = 64) -> dict:
     import torch
 
     from subgoal.algos.iql import IQL, IQLConfig
+    from subgoal.train.offline import batch_source
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -74,15 +76,16 @@ def ours(steps: int, warmup: int, threads: int, precision: str = "fp32", n: int 
     agent.set_normalization(data.obs, data.achieved_next)
     agent.set_precision(precision)
     agent.set_engine(engine)
-    for _ in range(warmup):
-        agent.update_tensors(replay.sample(BATCH))
+    next_batch = batch_source(replay, BATCH, sample_block, 0, 0)  # the trainer's (subgoal train --sample-block)
+    for step in range(warmup):
+        agent.update_tensors(next_batch(step))
     t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        info = agent.update_tensors(replay.sample(BATCH))
+    for step in range(warmup, warmup + steps):
+        info = agent.update_tensors(next_batch(step))
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert all(np.isfinite(float(v)) for v in info.values())
-    return {"engine": engine, "precision": precision, "steps": steps, "seconds": dt, "steps_per_s": steps / dt,
-            "cpu_seconds": cpu, "steps_per_cpu_s": steps / cpu}
+    return {"engine": engine, "precision": precision, "sample_block": sample_block, "steps": steps, "seconds": dt,
+            "steps_per_s": steps / dt, "cpu_seconds": cpu, "steps_per_cpu_s": steps / cpu}
 
 
 def matmul_floor(threads: int, precision: str = "fp32", rounds: int = 20) -> dict:
@@ -151,6 +154,8 @@ def main() -> int:
                     help="our update's precision(s) (subgoal train --precision); the peer is always fp32")
     ap.add_argument("--engine", choices=("both", "autograd", "fused"), default="both",
                     help="our IQL update engine(s) (subgoal train iql --engine): autograd (default) and/or fused")
+    ap.add_argument("--sample-block", type=int, default=64,
+                    help="batches per sampling call, as subgoal train --sample-block (1: one call per step)")
     ap.add_argument("--no-peer", action="store_true")
     a = ap.parse_args()
     precisions = ("fp32", "bf16") if a.precision == "both" else (a.precision,)
@@ -166,14 +171,14 @@ def main() -> int:
             rounds_peer.append(peer(a.steps, a.warmup, a.threads))
         for v in order:
             e, p = variants[v]
-            rounds_ours[v].append(ours(a.steps, a.warmup, a.threads, p, engine=e))
+            rounds_ours[v].append(ours(a.steps, a.warmup, a.threads, p, engine=e, sample_block=a.sample_block))
         if r % 2 == 1 and not a.no_peer:
             rounds_peer.append(peer(a.steps, a.warmup, a.threads))
     best = {v: max(r["steps_per_s"] for r in rs) for v, rs in rounds_ours.items()}
     floors = {p: matmul_floor(a.threads, p) for p in (*precisions, *(("bf16_all",) if "bf16" in precisions else ()))}
     out = {"bench": "train_throughput", "algo": "iql", "shapes": {"obs": OBS, "goal": GOAL, "act": ACT, "batch": BATCH,
                                                                   "hidden": [256, 256]},
-           "threads": a.threads, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
+           "threads": a.threads, "sample_block": a.sample_block, "cpu_count": os.cpu_count(), "load_avg": os.getloadavg(),
            "python": platform.python_version()}
     for v, (e, p) in variants.items():
         out[f"ours_{v}_steps_per_s"] = best[v]

@@ -97,9 +97,12 @@ class GoalReplay:
         self.actions = as_t(data.normalized_actions())
         self.size = len(data.obs)
 
-    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
-        idx = self.rng.integers(0, self.size, batch_size)
-        goals, reward, reached = self.sampler.relabel(idx)
+    def sample(self, batch_size: int, rng: np.random.Generator | None = None) -> dict[str, torch.Tensor]:
+        """``batch_size`` relabeled transitions; ``rng``: draw indices and goals from this generator instead
+        of the replay's own (``subgoal.algos.batch_blocks`` draws many batches at once from a per-block one)."""
+        rng = self.rng if rng is None else rng
+        idx = rng.integers(0, self.size, batch_size)
+        goals, reward, reached = self.sampler.relabel(idx, rng)
         ti = torch.from_numpy(idx).to(self.device)
         return {
             "obs": self.obs.index_select(0, ti),

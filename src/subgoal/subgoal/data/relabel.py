@@ -132,11 +132,15 @@ class GoalSampler:
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self._cdf = np.cumsum(config.weights)
 
-    def sample(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Goals (B, G) float32 for transitions ``idx`` and the source of each (index into ``SOURCES``)."""
+    def sample(self, idx: np.ndarray, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Goals (B, G) float32 for transitions ``idx`` and the source of each (index into ``SOURCES``).
+
+        ``rng``: draw from this generator instead of the sampler's own (``subgoal.algos.batch_blocks`` gives
+        each block of batches its own)."""
+        rng = self.rng if rng is None else rng
         idx = np.asarray(idx, dtype=np.int64)
         b = len(idx)
-        src = np.searchsorted(self._cdf, self.rng.random(b), side="right").clip(0, len(SOURCES) - 1)
+        src = np.searchsorted(self._cdf, rng.random(b), side="right").clip(0, len(SOURCES) - 1)
         goals = np.empty((b, self.achieved_next.shape[1]), dtype=np.float32)
         m = src == 0
         if m.any():
@@ -148,21 +152,23 @@ class GoalSampler:
             span = self.end[i] - i
             if self.config.future_horizon:
                 span = np.minimum(span, self.config.future_horizon)
-            j = i + np.floor(self.rng.random(len(i)) * span).astype(np.int64)
+            j = i + np.floor(rng.random(len(i)) * span).astype(np.int64)
             goals[m] = self.achieved_next[j]
         m = src == 2
         if m.any():
-            goals[m] = self.achieved_next[self.rng.integers(0, len(self.achieved_next), int(m.sum()))]
+            goals[m] = self.achieved_next[rng.integers(0, len(self.achieved_next), int(m.sum()))]
         m = src == 3
         if m.any():
-            p = np.asarray(self.prior(int(m.sum()), self.rng), dtype=np.float32)  # type: ignore[misc]
+            p = np.asarray(self.prior(int(m.sum()), rng), dtype=np.float32)  # type: ignore[misc]
             if p.shape != (int(m.sum()), goals.shape[1]):
                 raise ValueError(f"prior returned shape {p.shape}, expected {(int(m.sum()), goals.shape[1])}")
             goals[m] = p
         return goals, src.astype(np.int8)
 
-    def relabel(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(goals, reward, reached)`` for transitions ``idx`` under the configured reward."""
-        goals, _ = self.sample(idx)
+    def relabel(self, idx: np.ndarray, rng: np.random.Generator | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(goals, reward, reached)`` for transitions ``idx`` under the configured reward (``rng``: as in
+        ``sample``)."""
+        goals, _ = self.sample(idx, rng)
         r, reached = goal_reward(self.achieved_next[idx], goals, self.config.reward, self.config.eps)
         return goals, r, reached

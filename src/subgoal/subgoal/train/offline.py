@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -102,6 +102,10 @@ class RunConfig:
     engine: Literal["autograd", "fused"] = "autograd"
     """IQL update engine: fused = the same update without autograd (flat parameter buffer, hand-written
     backward, one fused Adam kernel; subgoal.algos.iql_fused), faster steps; iql only"""
+    sample_block: int = 1
+    """batches drawn per sampling call (subgoal.algos.batch_blocks: indices, relabeled goals and rewards of K
+    batches in one vectorized call, one slice per step; a stream of (seed, rank, step) only, so resume stays
+    exact); 1: one call per step from the run's generator (the batch stream of earlier versions)"""
     nproc: int = 1
     """processes (torchrun, gloo): each takes batch_size/nproc samples, gradients are averaged"""
     log_every: int = 500
@@ -137,6 +141,7 @@ class RunConfig:
                 "must be constant or cosine")
         require(self.nproc >= 1 and self.batch_size % self.nproc == 0, "nproc", self.nproc,
                 f"must be >= 1 and divide batch_size={self.batch_size}")
+        require(self.sample_block >= 1, "sample_block", self.sample_block, "must be >= 1")
         require(self.log_every > 0, "log_every", self.log_every, "must be > 0")
         require(self.checkpoint_every > 0, "checkpoint_every", self.checkpoint_every, "must be > 0")
         require(self.eval_every >= 0, "eval_every", self.eval_every, "must be >= 0")
@@ -373,6 +378,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
     per_rank_batch = run.batch_size // world
     if hasattr(agent, "batch_units"):  # --batch-size counts transitions; IRIS draws B/T windows of T
         per_rank_batch = agent.batch_units(per_rank_batch)
+    next_batch = batch_source(replay, per_rank_batch, run.sample_block, run.seed, rank)
     run_dir = run.resolved_run_dir
     meta = _card_meta(data, run, agent)
     config = {"algorithm": algo, "run": run, "relabel": relabel, "algo": algo_cfg,
@@ -396,7 +402,7 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
                        disable=None if (run.progress_bar and main_rank) else True)
         agent.train_mode(True)
         while step < run.steps:
-            info = agent.update_tensors(replay.sample(per_rank_batch))
+            info = agent.update_tensors(next_batch(step))
             step += 1
             bar.update(1)
             if step % run.log_every == 0 or step == run.steps:
@@ -442,6 +448,18 @@ def train_offline(algo: str, algo_cfg: Any, run: RunConfig, relabel: RelabelConf
         log.info("final sim evaluation of %s: %s", run.out, ev)
         metrics = {**metrics, **ev}
     return metrics
+
+
+def batch_source(replay: Any, batch_size: int, block: int, seed: int, rank: int) -> Callable[[int], Any]:
+    """``step -> batch``: blocks of ``block`` batches drawn at once (``subgoal.algos.batch_blocks``) for a
+    ``GoalReplay``; otherwise (``block == 1``, IRIS windows) one ``replay.sample`` per step from the run's
+    generator, whose state the checkpoint restores."""
+    from subgoal.algos.batch_blocks import BatchBlocks
+    from subgoal.algos.buffers import GoalReplay
+
+    if block > 1 and isinstance(replay, GoalReplay):
+        return BatchBlocks(replay, batch_size, block, seed, stream=rank).batch
+    return lambda step: replay.sample(batch_size)
 
 
 def use_frame(agent: Any, obs_keys: list[str], obs_dims: dict[str, int], achieved_key: str) -> None:
