@@ -56,6 +56,16 @@ def test_roundtrip_matches_torch_and_card(bundle_dir):
     assert b.run("encoder", {"image": np.random.rand(2, 3, 16, 16)})["latent"].shape == (2, 8)
 
 
+def test_card_records_the_code_it_was_made_with(bundle_dir, tmp_path):
+    from subgoal.bundle.code_version import REPO, code_version
+
+    code = json.loads((bundle_dir / "model.json").read_text())["training"]["code"]
+    if (REPO / ".git").exists():  # a checkout (CI clones one): the commit and whether tracked files differed
+        assert len(code["commit"]) == 40 and int(code["commit"], 16) >= 0 and isinstance(code["dirty"], bool)
+    none = code_version(tmp_path)  # not a git checkout: said, not guessed
+    assert none["commit"] is None and "no git checkout" in none["why"]
+
+
 def test_tampered_file_is_refused(bundle_dir):
     data = bytearray((bundle_dir / "policy.onnx").read_bytes())
     data[-1] ^= 0xFF

@@ -157,9 +157,13 @@ def write_bundle(out_dir: str | Path, *, name: str, kind: str, algorithm: str, e
         files[role] = export_onnx(ex.module, path, ex.example_inputs, ex.output_names)
         parity[role] = check_parity(ex.module, path, ex.example_inputs, ex.output_names, atol=atol,
                                     probe_inputs=ex.probe_inputs)
+    training = dict(training or {})
+    if "code" not in training:  # which code made it: the command alone does not pin the weights
+        from subgoal.bundle.code_version import code_version
+        training["code"] = code_version()
     card = ModelCard(name=name, kind=kind, algorithm=algorithm, files=files,
                      observation=dict(observation or {}), action=dict(action or {}),
-                     training=dict(training or {}), metrics=dict(metrics or {}),
+                     training=training, metrics=dict(metrics or {}),
                      extra={**dict(extra or {}), "onnx_parity_max_err": parity})
     if config is not None:
         from subgoal.train.common import save_config
