@@ -292,7 +292,7 @@ class FusedIQLUpdate:
         self.td, self.tq, self.adv, self.w_exp, self.w_awr = b(batch), b(batch), b(batch), b(batch), b(batch)
         self.gv = b(batch, 1)
         self.mu, self.z, self.z2, self.gf = b(batch, act), b(batch, act), b(batch, act), b(batch, act)
-        self.ls, self.inv, self.mask = b(act), b(act), torch.empty(act, dtype=torch.bool)
+        self.ls, self.inv, self.mask = b(act), b(act), b(act)  # mask: fp32 0/1 (a bool one is cast every step)
         c = self.agent.config
         self.tau_hi = torch.tensor(c.expectile, dtype=torch.float32)
         self.tau_lo = torch.tensor(1.0 - c.expectile, dtype=torch.float32)
@@ -307,7 +307,7 @@ class FusedIQLUpdate:
         self.k_zero, self.k_one, self.k_neg1, self.k_half = k(0.0), k(1.0), k(-1.0), k(0.5)
         self.k_logz = k(0.5 * act * math.log(2 * math.pi))  # Σ_j log√(2π)
         self.pos = torch.empty(batch, dtype=torch.bool)
-        self.clip_mask = torch.empty(batch, dtype=torch.bool)
+        self.clip_mask = torch.empty(batch)  # fp32 0/1: its sum is the clipped count, no cast
         self.batch, self.precision = batch, precision
 
     def _inputs(self, batch: dict[str, torch.Tensor]) -> None:
@@ -385,7 +385,7 @@ class FusedIQLUpdate:
         torch.mul(wu, self.k_neg2n, out=self.gv[:, 0])
         # AWR weights
         wts = torch.mul(adv, self.k_beta, out=self.w_awr).exp_().clamp_(max=self.k_wmax)
-        clipped = torch.ge(wts, self.k_wmax, out=self.clip_mask).sum().div(self.k_n)  # exact count / B
+        clipped = torch.ge(wts, self.k_wmax, out=self.clip_mask).sum().div_(self.k_n)  # = the 0/1 mask's mean
         weight_mean = wts.sum().div_(self.k_n)  # = wts.mean() (mean is sum, then div_ by the count)
         wts.mul_(self.k_inv_n)  # ω / B from here on
         return {"losses/value": value_loss, "charts/v_mean": v.sum().div_(self.k_n), "charts/awr_weight_mean": weight_mean,
