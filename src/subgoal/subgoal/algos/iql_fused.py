@@ -18,8 +18,8 @@ step. This engine computes the *same* update (eq. 47–49 of ``subgoal.algos.iql
 * the loss gradients are written out analytically (see ``_actor_grads``); V(s) and V(s') share one
   forward over 2B rows whose backward covers the first B; each network's backward follows its forward;
 * every view (slices, transposes of the fixed buffers) and every constant (0-dim fp32 tensors, not Python
-  floats that are wrapped and cast on each op) is made once per batch size: a bf16 step dispatches 172
-  top-level aten ops (363 with nested calls) instead of 236 (603) before (torch.profiler, 2×256, batch 256);
+  floats that are wrapped and cast on each op) is made once per batch size: a bf16 step dispatches 167
+  top-level aten ops (348 with nested calls) instead of 236 (603) before (torch.profiler, 2×256, batch 256);
 * ``precision="bf16"``: the hidden→hidden products (forward, weight and input gradient) run in bf16 as
   ``subgoal.models.bf16_mlp`` runs them (bf16 product, fp32 bias add) — fp32 first layer, heads, biases,
   ReLU masks, losses, Adam and master weights; the bf16 weights are one cast of each flat buffer per step,
@@ -122,6 +122,8 @@ class FusedMLP:
         self.x: torch.Tensor | None = None
         self.x_n: torch.Tensor | None = None   # x[:grad_rows] and its transpose (layer 0's weight gradient)
         self.x_n_t: torch.Tensor | None = None
+        self.g_top: torch.Tensor | None = None  # the last dL/d output given to backward and its transpose
+        self.g_top_t: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(rows, in) -> (rows, out); keeps what the backward needs (x itself is not copied)."""
@@ -156,8 +158,10 @@ class FusedMLP:
                 gz, gw = g, l.gw
             else:
                 h_in, h_in_t, mask, w_in, gz, gz_t = self.bw[i]
-                if gz is None:  # the head: the caller's gradient
-                    gz, gz_t = g, g.t()
+                if gz is None:  # the head: the caller's gradient (a fixed buffer of the caller's: cache its t())
+                    if g is not self.g_top:
+                        self.g_top, self.g_top_t = g, g.t()
+                    gz, gz_t = g, self.g_top_t
                 elif self.low[i]:
                     gz.copy_(g)
                 gw = self.gw16[i] if self.low[i] else l.gw
@@ -348,6 +352,7 @@ class FusedIQLUpdate:
         v_all = self.vf.out[:, 0]  # V(s) and V(s') stacked
         self.v, self.v_next = v_all[:batch], v_all[batch:]
         self.w_awr_col = self.w_awr.unsqueeze(1)
+        self.z2_t = self.z2.t()
         self.flat_q = self.flat[self.q_slice]
         self.batch, self.precision = batch, precision
 
@@ -450,7 +455,7 @@ class FusedIQLUpdate:
         z = torch.sub(self.act, mu, out=self.z).mul_(inv)
         z2 = torch.mul(z, z, out=self.z2)
         torch.mul(mu, mu, out=self.gf).sub_(self.k_one).mul_(z).mul_(inv).mul_(self.w_awr_col)
-        wz2 = torch.mv(z2.t(), wts)             # Σ_b (ω_b/B) z_bj²
+        wz2 = torch.mv(self.z2_t, wts)             # Σ_b (ω_b/B) z_bj²
         sum_w = wts.sum()                        # Σ_b ω_b/B
         torch.eq(ls, actor.log_std, out=self.mask)
         torch.sub(sum_w, wz2, out=actor.log_std.grad).mul_(self.mask)
