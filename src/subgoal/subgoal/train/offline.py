@@ -105,7 +105,8 @@ class RunConfig:
     sample_block: int = 1
     """batches drawn per sampling call (subgoal.algos.batch_blocks: indices, relabeled goals and rewards of K
     batches in one vectorized call, one slice per step; a stream of (seed, rank, step) only, so resume stays
-    exact); 1: one call per step from the run's generator (the batch stream of earlier versions)"""
+    exact); 1: one call per step from the run's generator (the batch stream of earlier versions, so existing
+    cards' commands reproduce). iris_policy's T-step windows always draw per step"""
     nproc: int = 1
     """processes (torchrun, gloo): each takes batch_size/nproc samples, gradients are averaged"""
     log_every: int = 500
