@@ -121,3 +121,15 @@ def test_trainer_resume_is_exact_with_blocks(tmp_path, block):
     # the check can fail: another batch stream (one call per step) ends with other weights
     per_step = run(8, "c", k=1)
     assert not all(np.array_equal(straight[k], per_step[k]) for k in keys)
+
+
+def test_cli_records_the_sample_block(tmp_path):
+    from subgoal.cli.main import main
+    hdf5 = pm.write_hdf5(tmp_path / "pm.hdf5", pm.episodes(6, 10, 0.3, seed=0))
+    argv = ["train", "iql", "--dataset", str(hdf5), "--obs", "state", "--obs-keys", "ee_pos", "--out",
+            str(tmp_path / "m"), "--run-dir", str(tmp_path / "r"), "--steps", "4", "--batch-size", "16", "--hidden",
+            "8", "8", "--no-progress-bar", "--sample-block", "3", "--engine", "fused", "--precision", "bf16"]
+    assert main(argv) in (0, None)
+    import json
+    cfg = json.loads((tmp_path / "r" / "checkpoint" / "config.json").read_text())
+    assert cfg["run"]["sample_block"] == 3 and cfg["run"]["engine"] == "fused"
