@@ -13,7 +13,7 @@ demo: setup
 test: setup
 	@$(ENV) python -m pytest -q
 
-pipeline: setup  ## record -> dataset -> train -> export -> evaluate (documented, ~15 min)
+pipeline: setup  ## record -> dataset -> train every demo bundle -> export -> evaluate (documented, under an hour)
 	@$(ENV) bash scripts/pipeline.sh
 
 bench: setup
