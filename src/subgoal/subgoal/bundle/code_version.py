@@ -1,8 +1,9 @@
 """The code a bundle was trained with: git commit + whether tracked sources differed from it.
 
 Why: a model card's command reproduces a bundle only with the same code. Two trainings with the same command,
-seed and dataset hash gave different weights on 2026-12-03 because the working tree held uncommitted edits
-at training time; the card now says so (``training.code`` in model.json) instead of leaving it to guesswork.
+seed and dataset hash gave different weights on 2026-12-03: one ran while the shared working tree held an
+uncommitted change of the batch sampling. The card now says which code ran (``training.code`` in model.json)
+instead of leaving it to guesswork.
 """
 from __future__ import annotations
 
