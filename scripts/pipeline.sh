@@ -90,14 +90,14 @@ if [ "$DRAWER" != 0 ]; then
   stage drawer_iql drawer_iql_seeds "$D"
   stage drawer_ptp subgoal train ptp --dataset "$D" --obs-key plan_state --horizons 40 20 10 --steps "$PTP_STEPS" \
     --out "$OUT/models/drawer_ptp"
+  # PTP-guided episodes as the card's: 150 steps, K=3, L=2, N=512
+  GUIDED=(--ptp "$OUT/models/drawer_ptp" --episodes "$DIRECT_EPISODES" --budget 150 --num-subgoals 3 --levels 2 --num-samples 512)
   # keep the seed whose policy the new PTP guides best on validation seeds 30000.. (the test seeds are 20000..)
   CANDS=(); for s in $DRAWER_SEEDS; do CANDS+=("$OUT/models/drawer_iql_s$s"); done
-  stage drawer_select python -m subgoal.planning.sim_guided_eval select --policies "${CANDS[@]}" \
-    --ptp "$OUT/models/drawer_ptp" --into "$OUT/models/drawer_iql" --episodes "$DIRECT_EPISODES" --seed 30000 \
-    --budget 150 --num-subgoals 3 --levels 2 --num-samples 512 --out "$OUT/reports/drawer_select"
-  stage drawer_direct python -m subgoal.planning.sim_guided_eval eval --policy "$OUT/models/drawer_iql" \
-    --ptp "$OUT/models/drawer_ptp" --episodes "$DIRECT_EPISODES" --seed 20000 --budget 150 --num-subgoals 3 --levels 2 \
-    --num-samples 512 --only ptp --out "$OUT/reports/drawer_guided"
+  stage drawer_select python -m subgoal.planning.sim_guided_eval select --policies "${CANDS[@]}" "${GUIDED[@]}" \
+    --seed 30000 --into "$OUT/models/drawer_iql" --out "$OUT/reports/drawer_select"
+  stage drawer_direct python -m subgoal.planning.sim_guided_eval eval --policy "$OUT/models/drawer_iql" "${GUIDED[@]}" \
+    --seed 20000 --only ptp --out "$OUT/reports/drawer_guided"
   sed -e "s|models/drawer_iql|$OUT/models/drawer_iql|" -e "s|models/drawer_ptp|$OUT/models/drawer_ptp|" \
     config/demo_drawer.yaml > "$OUT/demo_drawer.yaml"
   stage drawer_stack subgoal eval --config "$OUT/demo_drawer.yaml" --task drawer_object --episodes "$EVAL_EPISODES" \

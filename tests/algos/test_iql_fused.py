@@ -27,6 +27,12 @@ def _params(agent: IQL) -> dict[str, torch.Tensor]:
     return {f"{k}.{n}": p.detach().clone() for k, m in agent.modules().items() for n, p in m.state_dict().items()}
 
 
+def _update_both(ref: IQL, fused: IQL, rng: np.random.Generator, steps: int) -> None:
+    for _ in range(steps):
+        batch = _batch(rng)
+        ref.update(batch), fused.update(batch)
+
+
 def _max_diff(a: IQL, b: IQL) -> float:
     pa, pb = _params(a), _params(b)
     assert pa.keys() == pb.keys()
@@ -68,9 +74,7 @@ def test_fused_engine_equals_autograd_in_the_object_goal_frame():
     ref.set_normalization(rng.normal(size=(100, OBS)).astype(np.float32), rng.normal(size=(100, GOAL)).astype(np.float32))
     fused = copy.deepcopy(ref)
     fused.set_engine("fused")
-    for _ in range(4):
-        batch = _batch(rng)
-        ref.update(batch), fused.update(batch)
+    _update_both(ref, fused, rng, 4)
     assert _max_diff(ref, fused) < 1e-5
 
 
@@ -83,9 +87,7 @@ def test_switching_to_the_fused_engine_mid_run_keeps_the_adam_state():
         a.update(_batch(rng))
     b = copy.deepcopy(a)
     b.set_engine("fused")
-    for _ in range(3):
-        batch = _batch(rng)
-        a.update(batch), b.update(batch)
+    _update_both(a, b, rng, 3)
     assert _max_diff(a, b) < 1e-5
 
 

@@ -390,13 +390,13 @@ class FusedIQLUpdate:
             m.forward(self.xa)
         torch.amin(self.qt_min_in, 0, out=self.tq)
         self.vf.forward(self.xv)  # V(s) and V(s') stacked into vf.out: views self.v, self.v_next
-        info = self._value_grads(batch, self.v, self.v_next, c)
+        info = self._value_grads(batch, self.v, self.v_next)
         self.vf.backward(self.gv)
         for m, (q, gq_col, gq_e) in zip(self.qf, self.q_e):
             m.forward(self.xa)
             torch.sub(q, self.td, out=gq_col).mul_(self.k_2n)
             m.backward(gq_e)
-        info.update(self._actor_grads(self.actor.forward(self.x), c))
+        info.update(self._actor_grads(self.actor.forward(self.x)))
         self.actor.backward(self.gf)
         gq = self.gq_flat  # = 2 (Q − y) / B, so Σ (Q − y)² / B = B/4 · Σ gq²
         info["losses/critic"] = torch.dot(gq, gq).mul_(self.k_n4)
@@ -416,7 +416,7 @@ class FusedIQLUpdate:
         a.total_steps += 1
         return info
 
-    def _value_grads(self, batch, v, v_next, c) -> dict[str, torch.Tensor]:
+    def _value_grads(self, batch, v, v_next) -> dict[str, torch.Tensor]:
         """TD target y into ``td``, value gradient into ``gv``, AWR weights ω/B into ``w_awr`` (formulas in
         ``_actor_grads``' docstring)."""
         # TD target y (no gradient): r + γ (1 − d) V(s')
@@ -436,7 +436,7 @@ class FusedIQLUpdate:
         return {"losses/value": value_loss, "charts/v_mean": v.sum().div_(self.k_n), "charts/awr_weight_mean": weight_mean,
                 "charts/awr_weight_clipped_frac": clipped}
 
-    def _actor_grads(self, f, c) -> dict[str, torch.Tensor]:
+    def _actor_grads(self, f) -> dict[str, torch.Tensor]:
         """dL/d(network outputs) of the three IQL losses (the critic's is written in ``step``):
 
         * value  L_V = mean(w·u²), u = minQ̂ − V, w = τ if u > 0 else 1 − τ:  dL/dV = −2 w u / B

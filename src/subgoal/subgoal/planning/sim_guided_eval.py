@@ -111,6 +111,7 @@ def run_episode(sim: Any, policy: Any, seed: int, budget: int, proposer: Any = N
     ok, t, plan_time, replans = False, 0, 0.0, 0
     subgoals: list[np.ndarray] = []
     cleared_at = None  # first step the cube is out of the drawer's path: which stage a failure ended in
+    clear = False
     for t in range(1, budget + 1):
         obs = sim_observation(sim)
         s = plan_state(obs)
@@ -126,15 +127,15 @@ def run_episode(sim: Any, policy: Any, seed: int, budget: int, proposer: Any = N
         sim.apply_action(sim_action(sim, policy.step(obs, target).action))
         if frames is not None:
             frames.append(render_with_subgoal(sim, target if proposer is not None else None, goal))
-        if cleared_at is None and not sim.task.blocking(sim.object_state()[:3]):
+        clear = not sim.task.blocking(sim.object_state()[:3])
+        if clear and cleared_at is None:
             cleared_at = t
         if sim.success():
             ok = True
             break
     return {"seed": seed, "success": ok, "steps": t, "replans": replans, "plan_time_s": plan_time,
             "distinct_subgoals": len(subgoals), "final_opening": float(sim.object_state()[7]),
-            "cube_cleared_step": cleared_at,
-            "cube_cleared_at_end": not sim.task.blocking(sim.object_state()[:3])}
+            "cube_cleared_step": cleared_at, "cube_cleared_at_end": clear}
 
 
 def arm_summary(eps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -297,9 +298,9 @@ def select(policies: list[str], ptp: str, into: str | Path, episodes: int = 50, 
     """Keep the candidate policy (e.g. one per training seed) with the highest PTP-guided success on
     VALIDATION episodes and copy its bundle to ``into``.
 
-    Why: the drawer IQL recipe's success varies 16-58% between training seeds on the same data, far more
-    than a 50-episode evaluation's noise, and a policy's rate on one seed range predicts its rate on
-    another (session-5 study in docs/goal_proposal.md). Selecting on seeds disjoint from the test seeds
+    Why: the drawer IQL recipe's success varies between training seeds on the same data far more than a
+    50-episode evaluation's noise (34-78% on validation over six trainings), and a policy's rate on one seed
+    range predicts its rate on another (docs/goal_proposal.md, "Why the recipe varied"). Selecting on seeds disjoint from the test seeds
     (default 30000.., the cards test on 20000..) keeps the test number an unbiased estimate of the kept
     policy. Ties go to the earlier candidate. ``selection.json`` (in ``into`` and ``out``) records every
     candidate's validation rate, the seeds and the rule."""
